@@ -1,0 +1,35 @@
+// Package redkit is the root of a toolkit of Redis-backed building blocks
+// for Go services: a Kit is one connection to Redis (a single node, a
+// Sentinel group or a Cluster, detected from the addresses) with the
+// configuration every redkit package shares.
+//
+//	kit, err := redkit.Open(ctx, redkit.Config{URL: "redis://localhost:6379/0", KeyPrefix: "myapp:"})
+//	if err != nil { ... }
+//	defer kit.Close()
+//	users := cache.New[User](kit, "users", nil)
+//
+// The Kit owns:
+//   - the engine, github.com/redis/rueidis, tuned from measurements
+//     (auto-pipelining with a short flush delay, RESP3, server-assisted
+//     client-side caching);
+//   - the key prefix applied to every key redkit writes (Key, HashTag,
+//     EscapePattern);
+//   - the codec and compression of typed values (package codec);
+//   - CommandTimeout for calls whose context has no deadline, retry with
+//     backoff and jitter for idempotent commands only, and a circuit
+//     breaker that fails fast with ErrUnavailable while Redis is down;
+//   - logs (log/slog), metrics and traces (OpenTelemetry).
+//
+// Errors for Redis calls are *Error values naming the operation and key and
+// wrapping a sentinel (ErrWrongType, ErrOOM, ErrUnavailable...) and the
+// cause, so errors.Is and errors.As both work.
+//
+// The packages built on a Kit: cache (typed cache with a near cache),
+// lock (distributed locks), collection (typed sets, lists, hashes, sorted
+// sets), queue (a reliable priority work queue), pubsub (typed pub/sub and
+// streams), session (HTTP sessions), health (PING checks and a handler),
+// and redistest (real redis-server processes for tests).
+//
+// What it leaves out: it is not a general Redis client — use Kit.Client
+// for any command it does not wrap.
+package redkit

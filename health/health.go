@@ -1,0 +1,173 @@
+package health
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/redkit-go/redkit"
+)
+
+// Options configures a Checker. Zero fields take the Kit's
+// Config.HealthCheck values, then the defaults below.
+type Options struct {
+	// Interval between PINGs; default the Kit's HealthCheck.Interval (5s).
+	Interval time.Duration
+	// Timeout of each PING; default the Kit's HealthCheck.Timeout (1s).
+	Timeout time.Duration
+	// FailureThreshold is how many consecutive failed PINGs make the
+	// status unhealthy; default 1 (the first failure).
+	FailureThreshold int
+}
+
+// Status is a Checker's latest view of Redis.
+type Status struct {
+	// Healthy is false once FailureThreshold PINGs in a row failed, and
+	// before the first PING answered.
+	Healthy bool `json:"healthy"`
+	// Latency of the last successful PING.
+	Latency time.Duration `json:"-"`
+	// LastError is the last failed PING's error, cleared by a success.
+	LastError           string              `json:"error,omitempty"`
+	ConsecutiveFailures int                 `json:"consecutive_failures"`
+	Breaker             redkit.BreakerState `json:"breaker"`
+	Mode                string              `json:"mode,omitempty"`
+	Nodes               int                 `json:"nodes"`
+	CheckedAt           time.Time           `json:"checked_at"`
+	Checks              int64               `json:"checks"`
+}
+
+// Checker PINGs Redis periodically and serves the result. Its goroutine
+// runs from NewChecker until Close. A Checker is safe for concurrent use.
+type Checker struct {
+	kit  *redkit.Kit
+	opts Options
+
+	mu     sync.RWMutex
+	status Status
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+// NewChecker probes Redis once (bounded by Timeout), then starts PINGing
+// every Interval until Close. It panics if k is nil.
+func NewChecker(k *redkit.Kit, opts *Options) *Checker {
+	if k == nil {
+		panic("health: NewChecker with nil Kit")
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	hc := k.Config().HealthCheck
+	if o.Interval <= 0 {
+		o.Interval = hc.Interval
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = hc.Timeout
+	}
+	if o.FailureThreshold <= 0 {
+		o.FailureThreshold = 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Checker{kit: k, opts: o, cancel: cancel, done: make(chan struct{})}
+	c.check(ctx)
+	go c.loop(ctx)
+	return c
+}
+
+func (c *Checker) loop(ctx context.Context) {
+	defer close(c.done)
+	t := time.NewTicker(c.opts.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.check(ctx)
+		}
+	}
+}
+
+// check runs one probe and folds it into the status.
+func (c *Checker) check(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	r := c.kit.Health(pctx)
+	cancel()
+	if ctx.Err() != nil {
+		return // closing: a cancelled probe says nothing about Redis
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := &c.status
+	s.Checks++
+	s.CheckedAt = r.CheckedAt
+	s.Breaker = r.Breaker
+	s.Mode = r.Mode
+	s.Nodes = r.Nodes
+	if r.Healthy {
+		s.Latency = r.Latency
+		s.LastError = ""
+		s.ConsecutiveFailures = 0
+		s.Healthy = true
+		return
+	}
+	s.LastError = r.Error
+	s.ConsecutiveFailures++
+	if s.ConsecutiveFailures >= c.opts.FailureThreshold {
+		s.Healthy = false
+	}
+}
+
+// Status returns the latest status. It does no I/O.
+func (c *Checker) Status() Status {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s := c.status
+	s.Breaker = c.kit.Stats().Breaker
+	return s
+}
+
+// Close stops the periodic PINGs and waits for the goroutine to end. It is
+// idempotent and always returns nil.
+func (c *Checker) Close() error {
+	c.once.Do(func() {
+		c.cancel()
+		<-c.done
+	})
+	return nil
+}
+
+// report is the JSON body served by Handler.
+type report struct {
+	Status
+	State     string  `json:"status"`
+	LatencyMS float64 `json:"latency_ms"`
+}
+
+// Handler serves the latest status as JSON: 200 with "status":"ok" when
+// healthy, 503 with "status":"unavailable" when not. It answers from the
+// last periodic PING, so probes (Kubernetes liveness/readiness) never add
+// load on Redis. HEAD gets the status code without a body.
+func (c *Checker) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := c.Status()
+		body := report{Status: s, State: "ok", LatencyMS: float64(s.Latency.Microseconds()) / 1000}
+		code := http.StatusOK
+		if !s.Healthy {
+			body.State, code = "unavailable", http.StatusServiceUnavailable
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(code)
+		if r.Method == http.MethodHead {
+			return
+		}
+		_ = json.NewEncoder(w).Encode(body)
+	})
+}

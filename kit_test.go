@@ -1,0 +1,405 @@
+package redkit_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/redkit-go/redkit/internal/leaktest"
+
+	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/redistest"
+)
+
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
+
+func open(t *testing.T, cfg redkit.Config) *redkit.Kit {
+	t.Helper()
+	k, err := redkit.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { k.Close() })
+	return k
+}
+
+func setGet(t *testing.T, k *redkit.Kit, key, val string) {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := k.Do(ctx, k.B().Set().Key(key).Value(val).Build()); err != nil {
+		t.Fatalf("SET %s: %v", key, err)
+	}
+	m, err := k.Do(ctx, k.B().Get().Key(key).Build())
+	if err != nil {
+		t.Fatalf("GET %s: %v", key, err)
+	}
+	if got, _ := m.ToString(); got != val {
+		t.Fatalf("GET %s = %q, want %q", key, got, val)
+	}
+}
+
+func TestOpenSingleNode(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	k := open(t, redkit.Config{URL: srv.URL(), KeyPrefix: "t:", ClientName: "kit-test"})
+	if d, err := k.Ping(t.Context()); err != nil || d <= 0 {
+		t.Fatalf("Ping = %v, %v", d, err)
+	}
+	setGet(t, k, k.Key("a"), "1")
+	if got, _ := srv.Do("GET", "t:a"); got != "1" {
+		t.Errorf("server sees t:a = %q, want 1 (prefix applied)", got)
+	}
+	if s := k.Stats(); s.Ops < 3 || s.Mode != "standalone" || !s.Connected || s.Breaker != redkit.BreakerClosed {
+		t.Errorf("Stats = %+v", s)
+	}
+	if list, _ := srv.Do("CLIENT", "LIST"); !strings.Contains(list, "name=kit-test") {
+		t.Errorf("CLIENT LIST lacks name=kit-test: %s", list)
+	}
+}
+
+func TestOpenCluster(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3, 1)
+	k := open(t, redkit.Config{Addrs: cl.Addrs()[:1]})
+	if k.Mode() != "cluster" {
+		t.Fatalf("Mode = %q, want cluster (auto-detected)", k.Mode())
+	}
+	for i := range 30 {
+		setGet(t, k, "key"+strconv.Itoa(i), strconv.Itoa(i))
+	}
+	for _, m := range cl.Masters() {
+		if n, _ := m.Do("DBSIZE"); n == "0" {
+			t.Errorf("master %s holds no keys: writes not spread over the cluster", m.Addr())
+		}
+	}
+	// Cross-slot commands are classified.
+	_, err := k.Do(t.Context(), k.B().Mget().Key("{a}x", "{a}y").Build())
+	if err != nil {
+		t.Fatalf("MGET one slot: %v", err)
+	}
+	err = k.CheckSameSlot("test: mset", "a", "b")
+	if !errors.Is(err, redkit.ErrCrossSlot) || !strings.Contains(err.Error(), "hash tag") {
+		t.Errorf("CheckSameSlot(a, b) = %v, want ErrCrossSlot explaining hash tags", err)
+	}
+	if err := k.CheckSameSlot("test: mset", "{u1}a", "{u1}b"); err != nil {
+		t.Errorf("CheckSameSlot with one hash tag = %v", err)
+	}
+	// A real CROSSSLOT reply from a node is classified too.
+	node := k.Client().Nodes()[cl.Masters()[0].Addr()]
+	err = node.Do(t.Context(), node.B().Arbitrary("MSET").Args("a", "1", "b", "2").Build()).Error()
+	if !errors.Is(redkit.Wrap("test: mset", "a", err), redkit.ErrCrossSlot) {
+		t.Errorf("MSET over two slots = %v, want ErrCrossSlot", err)
+	}
+	if s := k.Stats(); s.Nodes != 6 {
+		t.Errorf("Stats.Nodes = %d, want 6", s.Nodes)
+	}
+	// Cluster.Enabled against a single node is a clear error.
+	single := redistest.Start(t, nil)
+	_, err = redkit.Open(t.Context(), redkit.Config{Addrs: []string{single.Addr()}, Cluster: redkit.ClusterConfig{Enabled: true}, ConnectRetry: -1})
+	if err == nil || !strings.Contains(err.Error(), "not a cluster") {
+		t.Errorf("Open(Cluster.Enabled) on a single node = %v, want 'not a cluster'", err)
+	}
+}
+
+func TestSentinelFailover(t *testing.T) {
+	t.Parallel()
+	s := redistest.StartSentinel(t, 2)
+	k := open(t, redkit.Config{URL: s.URL(), CommandTimeout: time.Second})
+	if k.Mode() != "sentinel" {
+		t.Fatalf("Mode = %q, want sentinel", k.Mode())
+	}
+	setGet(t, k, "before", "1")
+	// Replication is asynchronous: make sure the replicas have the key
+	// before the failover, or losing it would be Redis's doing, not ours.
+	if _, err := k.Do(t.Context(), k.B().Wait().Numreplicas(2).Timeout(5000).Build()); err != nil {
+		t.Fatalf("WAIT: %v", err)
+	}
+	old := s.Master()
+	newMaster := s.Failover(t)
+	if newMaster.Addr() == old.Addr() {
+		t.Fatalf("failover kept master %s", old.Addr())
+	}
+	// Writes sent while the old master is being demoted may land on it and
+	// be discarded (Redis replicates asynchronously); what must hold is
+	// that the Kit moves to the new master without being reopened.
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		v := strconv.Itoa(i)
+		_, err := k.Do(t.Context(), k.B().Set().Key("after").Value(v).Build())
+		if err == nil {
+			if got, _ := newMaster.Do("GET", "after"); got == v {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30s after failover the Kit's writes do not reach the new master %s (last error %v)", newMaster.Addr(), err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got, _ := newMaster.Do("GET", "before"); got != "1" {
+		t.Errorf("data written before failover lost: %q", got)
+	}
+}
+
+func TestTLSAndACL(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, &redistest.Options{TLS: true, ACLUser: "app", ACLPassword: "s3cret"})
+	k := open(t, redkit.Config{Addrs: []string{srv.Addr()}, TLS: srv.TLSConfig(), Username: "app", Password: "s3cret"})
+	setGet(t, k, "tls", "ok")
+
+	_, err := redkit.Open(t.Context(), redkit.Config{Addrs: []string{srv.Addr()}, TLS: srv.TLSConfig(), Username: "app", Password: "wrong"})
+	if err == nil {
+		t.Fatal("Open with a wrong password succeeded")
+	}
+	var re *rueidis.RedisError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "authentication failed") {
+		t.Errorf("wrong password error = %v; want an authentication error wrapping the server reply", err)
+	}
+}
+
+func TestPasswordURL(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, &redistest.Options{Password: "pw"})
+	k := open(t, redkit.Config{URL: srv.URL()})
+	setGet(t, k, "p", "1")
+	_, err := redkit.Open(t.Context(), redkit.Config{Addrs: []string{srv.Addr()}})
+	if err == nil || !strings.Contains(err.Error(), "NOAUTH") && !strings.Contains(err.Error(), "authentication") {
+		t.Errorf("Open without password = %v, want an auth error", err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestAbortOnConnectFail(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	_, err := redkit.Open(t.Context(), redkit.Config{Addrs: []string{addr}, AbortOnConnectFail: true, ConnectRetry: 1})
+	if !errors.Is(err, redkit.ErrUnavailable) {
+		t.Fatalf("Open(AbortOnConnectFail) = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestConnectsInTheBackground(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	addr := srv.Addr()
+	srv.Kill()
+	k := open(t, redkit.Config{Addrs: []string{addr}, ConnectRetry: -1})
+	if k.Connected() {
+		t.Fatal("Connected before the server runs")
+	}
+	_, err := k.Do(t.Context(), k.B().Ping().Build())
+	if !errors.Is(err, redkit.ErrUnavailable) {
+		t.Fatalf("Do before connecting = %v, want ErrUnavailable", err)
+	}
+	raw := k.Client() // taken before the connection exists, used after
+	srv.Restart()
+	deadline := time.Now().Add(20 * time.Second)
+	for !k.Connected() {
+		if time.Now().After(deadline) {
+			t.Fatal("Kit did not connect in the background within 20s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	setGet(t, k, "late", "1")
+	if err := raw.Do(t.Context(), raw.B().Ping().Build()).Error(); err != nil {
+		t.Errorf("Client() taken before connecting: %v", err)
+	}
+}
+
+func TestBreakerOpensAndRecovers(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	k := open(t, redkit.Config{
+		URL:            srv.URL(),
+		CommandTimeout: 300 * time.Millisecond,
+		Retry:          redkit.RetryPolicy{Retries: -1},
+		Breaker:        redkit.BreakerPolicy{FailureThreshold: 3, RecoveryTimeout: 300 * time.Millisecond, SuccessThreshold: 1},
+	})
+	setGet(t, k, "b", "1")
+	srv.Kill()
+	for i := 0; i < 10 && k.Stats().Breaker == redkit.BreakerClosed; i++ {
+		_, err := k.Do(t.Context(), k.B().Get().Key("b").Build())
+		if !errors.Is(err, redkit.ErrUnavailable) {
+			t.Fatalf("GET on a killed server = %v, want ErrUnavailable", err)
+		}
+	}
+	if st := k.Stats().Breaker; st != redkit.BreakerOpen {
+		t.Fatalf("breaker = %s after repeated failures, want open", st)
+	}
+	start := time.Now()
+	_, err := k.Do(t.Context(), k.B().Get().Key("b").Build())
+	if !errors.Is(err, redkit.ErrUnavailable) || !strings.Contains(err.Error(), "circuit breaker") {
+		t.Fatalf("GET with the breaker open = %v, want a fast ErrUnavailable from the breaker", err)
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("open breaker took %v to refuse; want it to fail fast", d)
+	}
+	srv.Restart()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := k.Do(t.Context(), k.B().Get().Key("b").Build())
+		if err == nil || rueidis.IsRedisNil(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still failing 20s after restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := k.Stats().Breaker; st != redkit.BreakerClosed {
+		t.Errorf("breaker = %s after recovery, want closed", st)
+	}
+	if k.Stats().BreakerOpens < 1 {
+		t.Error("BreakerOpens not counted")
+	}
+}
+
+func TestCommandTimeout(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	k := open(t, redkit.Config{URL: srv.URL(), CommandTimeout: 200 * time.Millisecond, Retry: redkit.RetryPolicy{Retries: -1}})
+	setGet(t, k, "x", "1")
+	srv.Pause(0)
+	start := time.Now()
+	_, err := k.Do(context.Background(), k.B().Set().Key("x").Value("2").Build())
+	elapsed := time.Since(start)
+	srv.Resume()
+	if !errors.Is(err, redkit.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SET on a paused server = %v, want ErrUnavailable wrapping DeadlineExceeded", err)
+	}
+	if elapsed > 3*time.Second {
+		t.Errorf("timed out after %v, want about CommandTimeout (200ms)", elapsed)
+	}
+	// The caller's own deadline wins and is reported as the caller's.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = k.Do(ctx, k.B().Get().Key("x").Build())
+	if !errors.Is(err, context.Canceled) || errors.Is(err, redkit.ErrUnavailable) {
+		t.Errorf("cancelled ctx: %v, want context.Canceled and not ErrUnavailable", err)
+	}
+}
+
+func TestErrorClassification(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, &redistest.Options{Args: []string{"lua-time-limit 50"}})
+	k := open(t, redkit.Config{URL: srv.URL()})
+	ctx := t.Context()
+	if _, err := k.Do(ctx, k.B().Set().Key("s").Value("v").Build()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := k.Do(ctx, k.B().Lpush().Key("s").Element("x").Build())
+	err = redkit.Wrap("test: lpush", "s", err)
+	if !errors.Is(err, redkit.ErrWrongType) {
+		t.Errorf("LPUSH on a string = %v, want ErrWrongType", err)
+	}
+	var re *rueidis.RedisError
+	if !errors.As(err, &re) {
+		t.Errorf("%v does not unwrap to *rueidis.RedisError", err)
+	}
+	if want := `test: lpush "s": `; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("message %q lacks op and key prefix %q", err, want)
+	}
+	_, err = k.Do(ctx, k.B().Evalsha().Sha1("0000000000000000000000000000000000000000").Numkeys(0).Build())
+	if !errors.Is(redkit.Wrap("t", "", err), redkit.ErrNoScript) {
+		t.Errorf("EVALSHA unknown = %v, want ErrNoScript", err)
+	}
+	// Redis sends the other replies only in states that are slow to stage
+	// (loading a dataset, read-only replica, maxmemory); a script can send
+	// the same error replies, and the classification is by reply.
+	for word, want := range map[string]error{
+		"LOADING Redis is loading the dataset in memory":          redkit.ErrLoading,
+		"READONLY You can't write against a read only replica.":   redkit.ErrReadOnly,
+		"OOM command not allowed when used memory > 'maxmemory'.": redkit.ErrOOM,
+		"BUSY Redis is busy running a script.":                    redkit.ErrBusy,
+		"CLUSTERDOWN The cluster is down":                         redkit.ErrUnavailable,
+	} {
+		_, err := k.Do(ctx, k.B().Eval().Script("return redis.error_reply(ARGV[1])").Numkeys(0).Arg(word).Build())
+		if !errors.Is(redkit.Wrap("t", "", err), want) {
+			t.Errorf("reply %q classified as %v, want %v", word, redkit.Classify(err), want)
+		}
+	}
+	// A real OOM from a server at maxmemory with noeviction.
+	oom := redistest.Start(t, &redistest.Options{Args: []string{"maxmemory 1mb", "maxmemory-policy noeviction"}})
+	ko := open(t, redkit.Config{URL: oom.URL()})
+	big := strings.Repeat("x", 64<<10)
+	var lastErr error
+	for i := 0; i < 100 && lastErr == nil; i++ {
+		_, lastErr = ko.Do(ctx, ko.B().Set().Key("k"+strconv.Itoa(i)).Value(big).Build())
+	}
+	if !errors.Is(redkit.Wrap("t", "", lastErr), redkit.ErrOOM) {
+		t.Errorf("writes past maxmemory = %v, want ErrOOM", lastErr)
+	}
+	// A real READONLY from a replica.
+	replica := redistest.Start(t, &redistest.Options{Args: []string{"replicaof " + strings.Replace(srv.Addr(), ":", " ", 1)}})
+	kr := open(t, redkit.Config{URL: replica.URL()})
+	_, err = kr.Do(ctx, kr.B().Set().Key("r").Value("1").Build())
+	if !errors.Is(redkit.Wrap("t", "r", err), redkit.ErrReadOnly) {
+		t.Errorf("write to a replica = %v, want ErrReadOnly", err)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	k := open(t, redkit.Config{URL: srv.URL(), HealthCheck: redkit.HealthCheckConfig{Timeout: 300 * time.Millisecond}})
+	r := k.Health(t.Context())
+	if !r.Healthy || r.Latency <= 0 || r.Mode != "standalone" {
+		t.Fatalf("Health = %+v", r)
+	}
+	srv.Kill()
+	r = k.Health(t.Context())
+	if r.Healthy || r.Error == "" || r.ConsecutiveFailures != 1 {
+		t.Fatalf("Health on a killed server = %+v", r)
+	}
+	if r = k.Health(t.Context()); r.ConsecutiveFailures != 2 {
+		t.Errorf("ConsecutiveFailures = %d, want 2", r.ConsecutiveFailures)
+	}
+	srv.Restart()
+	deadline := time.Now().Add(20 * time.Second)
+	for !k.Health(t.Context()).Healthy {
+		if time.Now().After(deadline) {
+			t.Fatal("not healthy 20s after restart")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestClosedKit(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	k, err := redkit.Open(t.Context(), redkit.Config{URL: srv.URL(), HealthCheck: redkit.HealthCheckConfig{Enabled: true, Interval: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(30 * time.Millisecond)
+	if _, ok := k.LastHealth(); !ok {
+		t.Error("periodic health check did not run")
+	}
+	k.Close()
+	k.Close()
+	if _, err := k.Do(t.Context(), k.B().Ping().Build()); !errors.Is(err, redkit.ErrClosed) {
+		t.Errorf("Do after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestInvalidConfigFailsOpen(t *testing.T) {
+	_, err := redkit.Open(t.Context(), redkit.Config{CommandTimeout: -1})
+	var ce *redkit.ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Open(bad config) = %v, want *ConfigError", err)
+	}
+}
