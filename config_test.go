@@ -3,10 +3,13 @@ package redkit
 import (
 	"crypto/tls"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -237,5 +240,19 @@ func TestSlot(t *testing.T) {
 		if got := Slot(key); got != want {
 			t.Errorf("Slot(%q) = %d, want %d", key, got, want)
 		}
+	}
+}
+
+func TestClassifyLocalErrors(t *testing.T) {
+	// A value that cannot be encoded is the caller's problem, not Redis's.
+	err := Wrap("cache: set", "k", errors.New("json: unsupported value: +Inf"))
+	if errors.Is(err, ErrUnavailable) {
+		t.Errorf("encode error classified as ErrUnavailable: %v", err)
+	}
+	if !errors.Is(Wrap("x", "k", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), ErrUnavailable) {
+		t.Error("connection refused is not ErrUnavailable")
+	}
+	if !errors.Is(Wrap("x", "k", io.EOF), ErrUnavailable) {
+		t.Error("EOF is not ErrUnavailable")
 	}
 }

@@ -3,8 +3,12 @@ package redkit
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/redis/rueidis"
 
@@ -191,8 +195,9 @@ func Classify(err error) error {
 	return nil
 }
 
-// isTransport reports whether err is a failure to talk to Redis rather
-// than an answer from it.
+// isTransport reports whether err is a failure to talk to Redis (a
+// network error, a closed or unconnectable engine client) rather than an
+// answer from it or a local problem such as a value that cannot be encoded.
 func isTransport(err error) bool {
 	if err == nil || rueidis.IsRedisNil(err) {
 		return false
@@ -200,5 +205,15 @@ func isTransport(err error) bool {
 	if _, ok := rueidis.IsRedisErr(err); ok {
 		return false
 	}
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, ErrDecode)
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, rueidis.ErrClosing), errors.Is(err, rueidis.ErrNoAddr),
+		errors.Is(err, rueidis.ErrDoCacheAborted), errors.Is(err, errNotConnected):
+		return true
+	}
+	return false
 }

@@ -40,6 +40,8 @@ type Kit struct {
 	lazy   *lazyClient
 	brk    *breaker
 
+	deadlines *sharedDeadline
+
 	ops, errs atomic.Int64
 
 	health struct {
@@ -76,6 +78,7 @@ func Open(ctx context.Context, cfg Config) (*Kit, error) {
 		log:     tel.Logger,
 		closeCh: make(chan struct{}),
 	}
+	k.deadlines = newSharedDeadline(cfg.CommandTimeout)
 	k.lazy = &lazyClient{k: k}
 	k.brk = newBreaker(cfg.Breaker, func(from, to BreakerState) {
 		k.log.Warn("redkit: circuit breaker state changed", "from", string(from), "to", string(to))
@@ -295,6 +298,7 @@ func (k *Kit) Close() error {
 		if k.reg != nil {
 			_ = k.reg.Unregister()
 		}
+		k.deadlines.close()
 	})
 	return nil
 }
@@ -361,6 +365,9 @@ func (k *Kit) withTimeout(ctx context.Context, block bool) (context.Context, con
 	}
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, nil
+	}
+	if ctx.Done() == nil {
+		return k.deadlines.get(), nil
 	}
 	return context.WithTimeout(ctx, k.cfg.CommandTimeout)
 }

@@ -274,20 +274,26 @@ func TestCommandTimeout(t *testing.T) {
 	k := open(t, redkit.Config{URL: srv.URL(), CommandTimeout: 200 * time.Millisecond, Retry: redkit.RetryPolicy{Retries: -1}})
 	setGet(t, k, "x", "1")
 	srv.Pause(0)
-	start := time.Now()
-	_, err := k.Do(context.Background(), k.B().Set().Key("x").Value("2").Build())
-	elapsed := time.Since(start)
+	// An uncancellable ctx (shared deadline) and a cancellable one without
+	// a deadline (its own timeout) both get CommandTimeout.
+	cctx, ccancel := context.WithCancel(context.Background())
+	defer ccancel()
+	for _, ctx := range []context.Context{context.Background(), cctx} {
+		start := time.Now()
+		_, err := k.Do(ctx, k.B().Set().Key("x").Value("2").Build())
+		elapsed := time.Since(start)
+		if !errors.Is(err, redkit.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("SET on a paused server = %v, want ErrUnavailable wrapping DeadlineExceeded", err)
+		}
+		if elapsed < 150*time.Millisecond || elapsed > 3*time.Second {
+			t.Errorf("timed out after %v, want about CommandTimeout (200ms)", elapsed)
+		}
+	}
 	srv.Resume()
-	if !errors.Is(err, redkit.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("SET on a paused server = %v, want ErrUnavailable wrapping DeadlineExceeded", err)
-	}
-	if elapsed > 3*time.Second {
-		t.Errorf("timed out after %v, want about CommandTimeout (200ms)", elapsed)
-	}
 	// The caller's own deadline wins and is reported as the caller's.
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err = k.Do(ctx, k.B().Get().Key("x").Build())
+	_, err := k.Do(ctx, k.B().Get().Key("x").Build())
 	if !errors.Is(err, context.Canceled) || errors.Is(err, redkit.ErrUnavailable) {
 		t.Errorf("cancelled ctx: %v, want context.Canceled and not ErrUnavailable", err)
 	}
