@@ -1,0 +1,116 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redkit-go/redkit"
+)
+
+// Job is one delivery of a queued value to a worker, returned by Pop and
+// PopWait. Finish it with Ack (done) or Nack (give it back); if neither
+// happens before Deadline, it returns to the queue on the next Pop and
+// this delivery can no longer Ack it. A Job may be handed to another
+// goroutine, but its methods must not be called concurrently (Extend
+// updates Deadline).
+type Job[T any] struct {
+	ID       string  // unique, assigned by Push
+	Value    T       // the pushed value
+	Priority float64 // as pushed
+	// Attempts counts the deliveries of this job, this one included: 1 on
+	// the first Pop, 2 after one Nack or expired deadline, and so on.
+	Attempts int
+	Worker   string // the worker name given to Pop
+	// Deadline is when the job returns to the queue unless acknowledged,
+	// on the Redis server's clock.
+	Deadline time.Time
+
+	q       *Priority[T]
+	receipt string // token of this delivery
+}
+
+// Ack marks the job done and removes it from the queue. It returns
+// ErrJobLost (wrapped) when this delivery no longer owns the job: its
+// deadline passed and a Pop returned it to the queue (perhaps delivering
+// it to another worker), or it was already acknowledged or nacked. An Ack
+// after the deadline still succeeds if no Pop has reclaimed the job yet.
+func (j *Job[T]) Ack(ctx context.Context) error {
+	const op = "queue: ack"
+	ks := &j.q.ks
+	msg, err := j.q.k.Exec(ctx, ackScript,
+		[]string{ks.inflight, ks.jobs, ks.meta},
+		[]string{j.ID, j.receipt})
+	if err != nil {
+		return redkit.Wrap(op, ks.base, err)
+	}
+	if n, _ := msg.AsInt64(); n != 1 {
+		return j.lost(op)
+	}
+	j.q.m.acked.Add(context.Background(), 1, j.q.m.attrs)
+	return nil
+}
+
+// Nack gives the job back to the queue: ready again at once (behind the
+// jobs of its priority already waiting) when delay is 0, or after delay
+// (on the Redis server's clock). Its next delivery counts one more
+// attempt. A negative delay is redkit.ErrNegativeTTL. It returns
+// ErrJobLost (wrapped) when this delivery no longer owns the job, as Ack
+// does.
+func (j *Job[T]) Nack(ctx context.Context, delay time.Duration) error {
+	const op = "queue: nack"
+	ks := &j.q.ks
+	if delay < 0 {
+		return redkit.Wrap(op, ks.base, fmt.Errorf("%w: delay %s", redkit.ErrNegativeTTL, delay))
+	}
+	var ms int64
+	if delay > 0 {
+		ms = max(delay.Milliseconds(), 1)
+	}
+	msg, err := j.q.k.Exec(ctx, nackScript,
+		[]string{ks.ready, ks.delayed, ks.inflight, ks.meta, ks.seq, ks.signal},
+		[]string{j.ID, j.receipt, strconv.FormatInt(ms, 10),
+			strconv.Itoa(signalCap), strconv.FormatInt(signalTTL.Milliseconds(), 10)})
+	if err != nil {
+		return redkit.Wrap(op, ks.base, err)
+	}
+	if n, _ := msg.AsInt64(); n != 1 {
+		return j.lost(op)
+	}
+	j.q.m.nacked.Add(context.Background(), 1, j.q.m.attrs)
+	return nil
+}
+
+// Extend keeps the job invisible for d more from now (0 means the queue's
+// Options.Visibility) and updates Deadline: call it from a handler that
+// may take longer than the visibility timeout. A negative d is
+// redkit.ErrNegativeTTL. It returns ErrJobLost (wrapped) when this
+// delivery no longer owns the job.
+func (j *Job[T]) Extend(ctx context.Context, d time.Duration) error {
+	const op = "queue: extend"
+	ks := &j.q.ks
+	if d < 0 {
+		return redkit.Wrap(op, ks.base, fmt.Errorf("%w: %s", redkit.ErrNegativeTTL, d))
+	}
+	if d == 0 {
+		d = j.q.vis
+	}
+	msg, err := j.q.k.Exec(ctx, extendScript,
+		[]string{ks.inflight, ks.meta},
+		[]string{j.ID, j.receipt, strconv.FormatInt(max(d.Milliseconds(), 1), 10)})
+	if err != nil {
+		return redkit.Wrap(op, ks.base, err)
+	}
+	deadline, _ := msg.AsInt64()
+	if deadline == 0 {
+		return j.lost(op)
+	}
+	j.Deadline = time.UnixMilli(deadline)
+	return nil
+}
+
+func (j *Job[T]) lost(op string) error {
+	j.q.m.lost.Add(context.Background(), 1, j.q.m.attrs)
+	return &redkit.Error{Op: op, Key: j.q.ks.base, Err: fmt.Errorf("job %s: %w", j.ID, ErrJobLost)}
+}

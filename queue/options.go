@@ -1,0 +1,47 @@
+package queue
+
+import (
+	"time"
+
+	"github.com/redkit-go/redkit/codec"
+)
+
+// Defaults for Options.
+const (
+	// DefaultVisibility is how long a popped job stays invisible to other
+	// workers before it returns to the queue.
+	DefaultVisibility = 30 * time.Second
+	// DefaultPollInterval bounds how long PopWait waits between checks
+	// when no wake-up arrives (delayed jobs falling due, jobs whose
+	// deadline passed, or a lost wake-up).
+	DefaultPollInterval = time.Second
+	// DefaultReclaimBatch is how many due delayed jobs, and how many
+	// expired in-flight jobs, one Pop returns to the ready set at most.
+	DefaultReclaimBatch = 100
+)
+
+// signalCap bounds the wake-up list: a burst of pushes with no one waiting
+// leaves at most this many tokens (each costs a waiter one empty Pop).
+const signalCap = 256
+
+// signalTTL lets an unused wake-up list disappear.
+const signalTTL = time.Minute
+
+// Options configure a Priority queue. The zero value (or nil) means the
+// defaults.
+type Options struct {
+	// Visibility is how long a popped job stays invisible to other workers
+	// before it returns to the queue; default DefaultVisibility. Jobs
+	// taking longer must call Job.Extend. Negative is an error on every
+	// call (redkit.ErrNegativeTTL).
+	Visibility time.Duration
+	// PollInterval bounds PopWait's wait between checks when nothing wakes
+	// it; default DefaultPollInterval.
+	PollInterval time.Duration
+	// ReclaimBatch caps how many due or expired jobs one Pop moves back to
+	// the ready set; default DefaultReclaimBatch.
+	ReclaimBatch int
+	// Codec encodes job values; nil means the Kit's codec. The Kit's
+	// compression settings apply.
+	Codec codec.Codec
+}

@@ -1,0 +1,399 @@
+package queue
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/redis/rueidis"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/codec"
+	"github.com/redkit-go/redkit/internal/kitx"
+)
+
+var (
+	//go:embed push.lua
+	pushSrc string
+	//go:embed pop.lua
+	popSrc string
+	//go:embed ack.lua
+	ackSrc string
+	//go:embed nack.lua
+	nackSrc string
+	//go:embed extend.lua
+	extendSrc string
+
+	pushScript   = rueidis.NewLuaScript(pushSrc)
+	popScript    = rueidis.NewLuaScript(popSrc)
+	ackScript    = rueidis.NewLuaScript(ackSrc)
+	nackScript   = rueidis.NewLuaScript(nackSrc)
+	extendScript = rueidis.NewLuaScript(extendSrc)
+)
+
+// keys of one queue; all share the hash tag {name}.
+type keys struct {
+	base, ready, delayed, inflight, jobs, meta, seq, signal string
+}
+
+func newKeys(k *redkit.Kit, name string) keys {
+	b := k.Key("queue", redkit.HashTag(name))
+	return keys{
+		base:     b,
+		ready:    b + ":ready",
+		delayed:  b + ":delayed",
+		inflight: b + ":inflight",
+		jobs:     b + ":jobs",
+		meta:     b + ":meta",
+		seq:      b + ":seq",
+		signal:   b + ":signal",
+	}
+}
+
+func (ks *keys) all() []string {
+	return []string{ks.ready, ks.delayed, ks.inflight, ks.jobs, ks.meta, ks.seq, ks.signal}
+}
+
+// Priority is a reliable priority work queue of T values: see the package
+// documentation. It holds no connection or goroutine of its own and needs
+// no Close; it is safe for concurrent use by any number of producers and
+// workers, in any number of processes.
+type Priority[T any] struct {
+	k       *redkit.Kit
+	name    string
+	ks      keys
+	f       codec.Format
+	vis     time.Duration
+	poll    time.Duration
+	reclaim int
+	err     error // from construction: empty name, negative options
+
+	// pop's fixed script keys and args, built once.
+	popKeys []string
+	visArg  string
+	batch   string
+
+	m metrics
+}
+
+type metrics struct {
+	pushed, delivered, acked, nacked, reclaimed, lost metric.Int64Counter
+	attrs                                             metric.MeasurementOption
+}
+
+// NewPriority returns the queue called name (its keys are
+// k.Key("queue", "{name}", ...)). It does no I/O. A nil opts means the
+// defaults. An empty name or negative option is reported by every call
+// (redkit.ErrEmptyKey, redkit.ErrNegativeTTL). It panics if k is nil.
+func NewPriority[T any](k *redkit.Kit, name string, opts *Options) *Priority[T] {
+	if k == nil {
+		panic("queue: NewPriority with a nil *redkit.Kit")
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	q := &Priority[T]{k: k, name: name, ks: newKeys(k, name), f: k.Format()}
+	if o.Codec != nil {
+		q.f.Codec = o.Codec
+	}
+	switch {
+	case name == "":
+		q.err = redkit.ErrEmptyKey
+	case o.Visibility < 0 || o.PollInterval < 0:
+		q.err = fmt.Errorf("%w: Options.Visibility %s, PollInterval %s", redkit.ErrNegativeTTL, o.Visibility, o.PollInterval)
+	}
+	q.vis = cmpOr(o.Visibility, DefaultVisibility)
+	q.poll = cmpOr(o.PollInterval, DefaultPollInterval)
+	q.reclaim = cmpOr(o.ReclaimBatch, DefaultReclaimBatch)
+	if q.reclaim < 0 {
+		q.reclaim = DefaultReclaimBatch
+	}
+	q.popKeys = []string{q.ks.ready, q.ks.delayed, q.ks.inflight, q.ks.jobs, q.ks.meta, q.ks.seq}
+	q.visArg = strconv.FormatInt(max(q.vis.Milliseconds(), 1), 10)
+	q.batch = strconv.Itoa(q.reclaim)
+
+	tel := kitx.Of(k).Tel
+	counter := func(n, desc string) metric.Int64Counter {
+		c, _ := tel.Meter.Int64Counter(tel.Name("queue."+n), metric.WithDescription(desc))
+		return c
+	}
+	q.m = metrics{
+		pushed:    counter("pushed", "Jobs pushed"),
+		delivered: counter("delivered", "Jobs delivered to a worker (Pop)"),
+		acked:     counter("acked", "Jobs acknowledged"),
+		nacked:    counter("nacked", "Jobs given back by Nack"),
+		reclaimed: counter("reclaimed", "In-flight jobs returned to the queue after their visibility deadline"),
+		lost:      counter("lost", "Acks, Nacks and Extends refused because the delivery no longer owned the job"),
+		attrs:     metric.WithAttributeSet(attribute.NewSet(attribute.String("queue.name", name))),
+	}
+	return q
+}
+
+func cmpOr[N int | time.Duration](v, def N) N {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Name returns the queue's name.
+func (q *Priority[T]) Name() string { return q.name }
+
+// Key returns the prefix of the queue's keys, k.Key("queue", "{name}").
+func (q *Priority[T]) Key() string { return q.ks.base }
+
+func (q *Priority[T]) check(op string) error {
+	if q.err != nil {
+		return redkit.Wrap(op, q.ks.base, q.err)
+	}
+	return nil
+}
+
+// Push adds v with priority (higher first; among equal priorities, first
+// in, first out) and returns the job's ID. priority may be any float64
+// but NaN. It wakes one waiting PopWait.
+func (q *Priority[T]) Push(ctx context.Context, v T, priority float64) (id string, err error) {
+	return q.push(ctx, "queue: push", v, priority, 0)
+}
+
+// PushDelayed adds v with priority, to become ready after delay (measured
+// on the Redis server's clock), and returns the job's ID. A delay of 0 is
+// Push; a negative delay is redkit.ErrNegativeTTL. Delayed jobs become
+// ready on the next Pop after they fall due (PopWait wakes for them).
+func (q *Priority[T]) PushDelayed(ctx context.Context, v T, priority float64, delay time.Duration) (string, error) {
+	return q.push(ctx, "queue: push delayed", v, priority, delay)
+}
+
+func (q *Priority[T]) push(ctx context.Context, op string, v T, priority float64, delay time.Duration) (string, error) {
+	if err := q.check(op); err != nil {
+		return "", err
+	}
+	if math.IsNaN(priority) {
+		return "", fail(op, q.ks.base, errors.New("queue: priority is NaN"))
+	}
+	if delay < 0 {
+		return "", redkit.Wrap(op, q.ks.base, fmt.Errorf("%w: delay %s", redkit.ErrNegativeTTL, delay))
+	}
+	data, err := codec.Encode(q.f, v)
+	if err != nil {
+		return "", fail(op, q.ks.base, err)
+	}
+	var delayMs int64
+	if delay > 0 {
+		delayMs = max(delay.Milliseconds(), 1)
+	}
+	id := newID()
+	_, err = q.k.Exec(ctx, pushScript,
+		[]string{q.ks.ready, q.ks.delayed, q.ks.jobs, q.ks.meta, q.ks.seq, q.ks.signal},
+		[]string{id, bytesString(data), formatPriority(priority), strconv.FormatInt(delayMs, 10),
+			strconv.Itoa(signalCap), strconv.FormatInt(signalTTL.Milliseconds(), 10)})
+	if err != nil {
+		return "", redkit.Wrap(op, q.ks.base, err)
+	}
+	q.m.pushed.Add(context.Background(), 1, q.m.attrs)
+	return id, nil
+}
+
+// Pop delivers the ready job with the highest priority to worker (a name
+// for introspection, such as host:pid), or returns ErrEmpty (not wrapped)
+// when none is ready. In the same script it first returns due delayed jobs
+// and in-flight jobs past their visibility deadline to the ready set. The
+// job stays invisible to other workers for Options.Visibility; finish it
+// with Ack or Nack.
+//
+// When the job's payload does not decode as T, Pop returns the job (with
+// a zero Value) and an error wrapping redkit.ErrDecode: it is in flight,
+// so Ack it to drop it, or leave it to come back after the deadline.
+func (q *Priority[T]) Pop(ctx context.Context, worker string) (*Job[T], error) {
+	job, _, err := q.pop(ctx, worker)
+	return job, err
+}
+
+// pop returns the job, or ErrEmpty and how long until a delayed or
+// in-flight job falls due (-1: none).
+func (q *Priority[T]) pop(ctx context.Context, worker string) (*Job[T], time.Duration, error) {
+	const op = "queue: pop"
+	if err := q.check(op); err != nil {
+		return nil, -1, err
+	}
+	token := rand.Text()
+	msg, err := q.k.Exec(ctx, popScript, q.popKeys, []string{q.visArg, token, worker, q.batch})
+	if err != nil {
+		return nil, -1, redkit.Wrap(op, q.ks.base, err)
+	}
+	arr, err := msg.ToArray()
+	if err != nil || len(arr) < 4 {
+		return nil, -1, fail(op, q.ks.base, fmt.Errorf("unexpected script reply %v: %v", msg, err))
+	}
+	found, _ := arr[0].AsInt64()
+	if found == 0 {
+		due, _ := arr[1].AsInt64()
+		now, _ := arr[2].AsInt64()
+		if n, _ := arr[3].AsInt64(); n > 0 {
+			q.m.reclaimed.Add(context.Background(), n, q.m.attrs)
+		}
+		if due < 0 {
+			return nil, -1, ErrEmpty
+		}
+		return nil, time.Duration(max(due-now, 0)) * time.Millisecond, ErrEmpty
+	}
+	if len(arr) < 7 {
+		return nil, -1, fail(op, q.ks.base, fmt.Errorf("unexpected script reply %v", msg))
+	}
+	id, _ := arr[1].ToString()
+	payload, _ := arr[2].ToString()
+	prio, _ := arr[3].AsFloat64()
+	attempts, _ := arr[4].AsInt64()
+	deadline, _ := arr[5].AsInt64()
+	if n, _ := arr[6].AsInt64(); n > 0 {
+		q.m.reclaimed.Add(context.Background(), n, q.m.attrs)
+	}
+	q.m.delivered.Add(context.Background(), 1, q.m.attrs)
+	job := &Job[T]{
+		ID:       id,
+		Priority: prio,
+		Attempts: int(attempts),
+		Worker:   worker,
+		Deadline: time.UnixMilli(deadline),
+		q:        q,
+		receipt:  token,
+	}
+	v, err := codec.Decode[T](q.f, unsafe.Slice(unsafe.StringData(payload), len(payload)))
+	if err != nil {
+		return job, 0, redkit.Wrap(op, q.ks.base, fmt.Errorf("job %s: %w", id, err))
+	}
+	job.Value = v
+	return job, 0, nil
+}
+
+// PopWait is Pop that waits, until a job is ready or ctx ends, for worker.
+// Push and Nack wake one waiter at once (BLPOP on a wake-up list, using
+// one of the Kit's dedicated connections for the call); delayed jobs and
+// expired in-flight jobs are picked up when they fall due, and
+// Options.PollInterval bounds every wait. It starts no goroutine.
+//
+// When ctx ends first it returns errors.Join(ErrEmpty, ctx.Err()). Other
+// errors are as for Pop.
+func (q *Priority[T]) PopWait(ctx context.Context, worker string) (*Job[T], error) {
+	const op = "queue: pop wait"
+	for {
+		job, due, err := q.pop(ctx, worker)
+		if !errors.Is(err, ErrEmpty) {
+			if err != nil && ctx.Err() != nil {
+				return nil, errors.Join(ErrEmpty, ctx.Err())
+			}
+			return job, err
+		}
+		wait := q.poll
+		if due >= 0 && due < wait {
+			wait = due
+		}
+		wait = max(wait, time.Millisecond)
+		if err := ctx.Err(); err != nil {
+			return nil, errors.Join(ErrEmpty, err)
+		}
+		_, err = q.k.Do(ctx, q.k.B().Blpop().Key(q.ks.signal).Timeout(wait.Seconds()).Build())
+		if err != nil && !rueidis.IsRedisNil(err) {
+			if ctx.Err() != nil {
+				return nil, errors.Join(ErrEmpty, ctx.Err())
+			}
+			return nil, redkit.Wrap(op, q.ks.base, err)
+		}
+	}
+}
+
+// Len returns the number of jobs ready to be popped. It counts neither
+// delayed jobs that are not yet due (see Delayed) nor in-flight ones
+// (see InFlight), including in-flight jobs whose deadline has passed but
+// that no Pop has returned to the queue yet.
+func (q *Priority[T]) Len(ctx context.Context) (int64, error) {
+	return q.card(ctx, "queue: len", q.ks.ready)
+}
+
+// InFlight returns the number of jobs delivered and not yet acknowledged
+// or returned, including those past their deadline that the next Pop will
+// return to the queue.
+func (q *Priority[T]) InFlight(ctx context.Context) (int64, error) {
+	return q.card(ctx, "queue: in flight", q.ks.inflight)
+}
+
+// Delayed returns the number of jobs pushed with a delay (or nacked with
+// one) that no Pop has made ready yet.
+func (q *Priority[T]) Delayed(ctx context.Context) (int64, error) {
+	return q.card(ctx, "queue: delayed", q.ks.delayed)
+}
+
+func (q *Priority[T]) card(ctx context.Context, op, key string) (int64, error) {
+	if err := q.check(op); err != nil {
+		return 0, err
+	}
+	msg, err := q.k.Do(ctx, q.k.B().Zcard().Key(key).Build())
+	if err != nil {
+		return 0, redkit.Wrap(op, key, err)
+	}
+	n, err := msg.AsInt64()
+	if err != nil {
+		return 0, redkit.Wrap(op, key, err)
+	}
+	return n, nil
+}
+
+// Delete removes the whole queue — ready, delayed and in-flight jobs —
+// and reports whether it had any keys. Workers holding jobs of it get
+// ErrJobLost from Ack.
+func (q *Priority[T]) Delete(ctx context.Context) (bool, error) {
+	const op = "queue: delete"
+	if err := q.check(op); err != nil {
+		return false, err
+	}
+	keys := q.ks.all()
+	if err := q.k.CheckSameSlot(op, keys...); err != nil {
+		return false, err
+	}
+	msg, err := q.k.Do(ctx, q.k.B().Unlink().Key(keys...).Build())
+	if err != nil {
+		return false, redkit.Wrap(op, q.ks.base, err)
+	}
+	n, _ := msg.AsInt64()
+	return n > 0, nil
+}
+
+// newID returns a job ID: 12 hex digits of Unix milliseconds (so IDs sort
+// roughly by creation time) and 16 random base32 characters (80 bits).
+func newID() string {
+	return fmt.Sprintf("%012x", time.Now().UnixMilli()) + rand.Text()[:16]
+}
+
+func formatPriority(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "+inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// bytesString views b, which nobody writes again, as a string.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// fail returns an error for op on key that is not a failure of Redis (a
+// value the codec cannot encode, an unexpected reply, bad input), which
+// redkit.Wrap would classify as ErrUnavailable.
+func fail(op, key string, err error) error {
+	return &redkit.Error{Op: op, Key: key, Err: err}
+}

@@ -1,0 +1,32 @@
+-- push.lua: add one job, ready now or after a delay, and wake one waiter.
+-- KEYS[1] ready    zset: member "<15-digit inverted sequence>:<id>", score priority
+-- KEYS[2] delayed  zset: id -> due time (ms, Redis clock)
+-- KEYS[3] jobs     hash: id -> payload
+-- KEYS[4] meta     hash: "<id>:p" priority, "<id>:a" deliveries,
+--                        "<id>:r" receipt of the current delivery, "<id>:w" worker
+-- KEYS[5] seq      counter for FIFO order within one priority
+-- KEYS[6] signal   list of wake-up tokens for PopWait (BLPOP)
+-- ARGV[1] id, ARGV[2] payload, ARGV[3] priority, ARGV[4] delay ms (0 = now),
+-- ARGV[5] signal cap, ARGV[6] signal ttl ms
+-- Returns 1.
+local id = ARGV[1]
+redis.call('HSET', KEYS[3], id, ARGV[2])
+redis.call('HSET', KEYS[4], id .. ':p', ARGV[3])
+local delay = tonumber(ARGV[4])
+if delay > 0 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZADD', KEYS[2], now + delay, id)
+else
+  -- ZPOPMAX takes the lexicographically greatest member among equal
+  -- scores: an inverted, zero-padded sequence makes that the oldest.
+  local seq = redis.call('INCR', KEYS[5])
+  redis.call('ZADD', KEYS[1], ARGV[3], string.format('%015.0f', 1e15 - seq) .. ':' .. id)
+end
+local n = redis.call('RPUSH', KEYS[6], '1')
+if n == 1 then
+  redis.call('PEXPIRE', KEYS[6], ARGV[6])
+elseif n > tonumber(ARGV[5]) then
+  redis.call('LTRIM', KEYS[6], -tonumber(ARGV[5]), -1)
+end
+return 1
