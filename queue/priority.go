@@ -282,11 +282,17 @@ func (q *Priority[T]) pop(ctx context.Context, worker string) (*Job[T], time.Dur
 // Options.PollInterval bounds every wait. It starts no goroutine.
 //
 // When ctx ends first it returns errors.Join(ErrEmpty, ctx.Err()). Other
-// errors are as for Pop.
+// errors are as for Pop. Ending ctx interrupts the wait, never a pop in
+// progress: a job the server has already moved to in-flight is returned
+// (and must be acked or nacked), rather than being dropped with the reply
+// and left in flight until its visibility deadline.
 func (q *Priority[T]) PopWait(ctx context.Context, worker string) (*Job[T], error) {
 	const op = "queue: pop wait"
 	for {
-		job, due, err := q.pop(ctx, worker)
+		if err := ctx.Err(); err != nil {
+			return nil, errors.Join(ErrEmpty, err)
+		}
+		job, due, err := q.pop(context.WithoutCancel(ctx), worker)
 		if !errors.Is(err, ErrEmpty) {
 			if err != nil && ctx.Err() != nil {
 				return nil, errors.Join(ErrEmpty, ctx.Err())

@@ -89,6 +89,10 @@ func (k *kitchen) run(ctx context.Context) {
 	log := k.a.log.With("cook", k.cook)
 	for {
 		job, err := k.q.PopWait(ctx, k.cook)
+		if job != nil && err == nil && ctx.Err() != nil {
+			k.giveBack(job)
+			return
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -107,12 +111,7 @@ func (k *kitchen) run(ctx context.Context) {
 		if !sleepCtx(ctx, kitchenBakeTime) {
 			// Closing mid-bake: give the order back at once rather than
 			// leaving it to the visibility timeout.
-			nctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := job.Nack(nctx, 0); err != nil {
-				log.Warn("kitchen: could not give back an order on shutdown; it returns after the visibility timeout",
-					"id", job.ID, "error", err)
-			}
-			cancel()
+			k.giveBack(job)
 			return
 		}
 		o := job.Value
@@ -125,6 +124,16 @@ func (k *kitchen) run(ctx context.Context) {
 			// ErrJobLost: we were too slow and another cook has it.
 			log.Warn("kitchen: order acknowledged too late", "id", job.ID, "error", err)
 		}
+	}
+}
+
+// giveBack returns an order to the queue at once on shutdown.
+func (k *kitchen) giveBack(job *queue.Job[kitchenOrder]) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := job.Nack(ctx, 0); err != nil {
+		k.a.log.Warn("kitchen: could not give back an order on shutdown; it returns after the visibility timeout",
+			"cook", k.cook, "id", job.ID, "error", err)
 	}
 }
 
