@@ -1,0 +1,106 @@
+package lock_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redkit-go/redkit/lock"
+)
+
+// The watchdog keeps a 1s lock through 5s of work.
+func TestDoWatchdogRenews(t *testing.T) {
+	l, _, srv := newLocker(t, nil)
+	other := lock.New(openKit(t, "lt:", srv.Addr()), nil)
+	defer other.Close()
+	ctx := t.Context()
+	var token string
+	err := l.Do(ctx, "job", time.Second, func(ctx context.Context) error {
+		m, ok := lock.FromContext(ctx)
+		if !ok {
+			t.Fatal("FromContext found no lock in fn's ctx")
+		}
+		token = m.Token()
+		end := time.Now().Add(5 * time.Second)
+		for time.Now().Before(end) {
+			if ctx.Err() != nil {
+				t.Fatalf("fn's ctx ended while the lock was renewed: %v", context.Cause(ctx))
+			}
+			if got := do(t, srv, "GET", "lt:lock:{job}"); got != token {
+				t.Fatalf("after %v the lock holds %q, want our token", time.Since(end.Add(-5*time.Second)), got)
+			}
+			if _, err := other.TryAcquire(ctx, "job", time.Second); !errors.Is(err, lock.ErrNotAcquired) {
+				t.Fatalf("another Locker's TryAcquire during Do: %v, want ErrNotAcquired", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	if got := do(t, srv, "EXISTS", "lt:lock:{job}"); got != "0" {
+		t.Errorf("lock still held after Do returned")
+	}
+}
+
+// Do returns fn's error, and releases the lock.
+func TestDoReturnsFnError(t *testing.T) {
+	l, _, srv := newLocker(t, nil)
+	boom := errors.New("boom")
+	if err := l.Do(t.Context(), "job", time.Second, func(context.Context) error { return boom }); !errors.Is(err, boom) {
+		t.Errorf("Do: %v, want fn's error", err)
+	}
+	if got := do(t, srv, "EXISTS", "lt:lock:{job}"); got != "0" {
+		t.Errorf("lock still held after Do returned")
+	}
+}
+
+// Killing Redis while fn runs cancels fn's ctx and closes Lost.
+func TestDoCancelsWhenRedisDies(t *testing.T) {
+	l, _, srv := newLocker(t, nil)
+	var lost <-chan struct{}
+	err := l.Do(t.Context(), "job", time.Second, func(ctx context.Context) error {
+		m, _ := lock.FromContext(ctx)
+		lost = m.Lost()
+		srv.Kill()
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Second):
+			t.Fatal("fn's ctx not cancelled 20s after Redis died")
+		}
+		if cause := context.Cause(ctx); !errors.Is(cause, lock.ErrLockLost) {
+			t.Errorf("ctx cause %v, want ErrLockLost", cause)
+		}
+		return ctx.Err()
+	})
+	if !errors.Is(err, lock.ErrLockLost) || !errors.Is(err, context.Canceled) {
+		t.Errorf("Do: %v, want fn's error joined with ErrLockLost", err)
+	}
+	select {
+	case <-lost:
+	default:
+		t.Error("Lost() not closed")
+	}
+}
+
+// The watchdog notices a lock taken away (here deleted by hand).
+func TestDoNoticesLoss(t *testing.T) {
+	l, _, srv := newLocker(t, nil)
+	err := l.Do(t.Context(), "job", 300*time.Millisecond, func(ctx context.Context) error {
+		do(t, srv, "SET", "lt:lock:{job}", "someone-else")
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Second):
+			t.Fatal("fn's ctx not cancelled after the lock was taken")
+		}
+		return nil
+	})
+	if !errors.Is(err, lock.ErrLockLost) {
+		t.Errorf("Do: %v, want ErrLockLost", err)
+	}
+	if got := do(t, srv, "GET", "lt:lock:{job}"); got != "someone-else" {
+		t.Errorf("the other holder's lock was touched: %q", got)
+	}
+}

@@ -1,0 +1,48 @@
+-- Shared prefix of the mutex scripts (acquire, release, abandon).
+-- KEYS[1] lock (owner token, PX lease)   KEYS[2] fence counter (no TTL)
+-- KEYS[3] waiter FIFO (list of tokens)   KEYS[4] waiter info (hash:
+--         token -> "deadline_ms ttl_ms channel"; channel may be empty)
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- handoff gives the free lock to the first live waiter: it sets the
+-- waiter's token as owner, bumps the fence and publishes "fence token" to
+-- the waiter's channel, so the woken waiter already holds the lock.
+-- Expired entries are dropped. With check, a waiter whose channel has no
+-- subscriber (its process died or lost its subscription) is dropped too.
+-- When self is given and is the first live waiter, its entry is removed
+-- and 'self' returned, for the caller to take the lock. Returns the new
+-- owner's token, 'self', or false when no live waiter is left.
+local function handoff(self, check)
+  local now = nil
+  while true do
+    local head = redis.call('LPOP', KEYS[3])
+    if not head then
+      return false
+    end
+    local info = redis.call('HGET', KEYS[4], head)
+    redis.call('HDEL', KEYS[4], head)
+    if info then
+      now = now or now_ms()
+      local dl, ttl, ch = string.match(info, '^(%d+) (%d+) (.*)$')
+      if dl and tonumber(dl) > now then
+        if head == self then
+          return 'self'
+        end
+        local fence = redis.call('INCR', KEYS[2])
+        local n = 1
+        if ch ~= '' then
+          n = redis.call('PUBLISH', ch, string.format('%d %s', fence, head))
+        end
+        if n > 0 or not check then
+          redis.call('SET', KEYS[1], head, 'PX', ttl)
+          return head
+        end
+      end
+    end
+  end
+end
+

@@ -1,0 +1,493 @@
+package lock
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/internal/kitx"
+	"github.com/redkit-go/redkit/internal/telemetry"
+)
+
+// Locker hands out distributed locks on one Kit: mutexes (Acquire,
+// TryAcquire, Do), read/write locks (RWMutex) and counting semaphores
+// (Semaphore). Waiting acquirers are queued beside the lock, first come
+// first served, and a release hands the lock straight to the first live
+// waiter and wakes it through one pub/sub subscription per Locker.
+//
+// A Locker is safe for concurrent use. It owns one goroutine (the
+// notification subscriber) from New until Close.
+type Locker struct {
+	kit     *redkit.Kit
+	tel     *telemetry.T
+	opts    Options
+	log     *slog.Logger
+	channel string // this Locker's notification channel
+
+	leaseMS string // opts.WaiterLease in ms, as a script argument
+
+	waiters sync.Map // token -> *waiter: acquirers a release may hand to
+
+	// Local holders and parked waiters of mutexes (see park.go).
+	qmu    sync.Mutex
+	held   map[string]heldBy         // key -> this Locker's holder
+	parked map[string][]parkedWaiter // key -> waiters in arrival order
+
+	wmu    sync.Mutex
+	wakers map[string]map[chan struct{}]struct{} // redis key -> woken on release
+
+	ready   atomic.Bool
+	readyMu sync.Mutex
+	readyCh chan struct{} // closed once the subscription is confirmed
+
+	ctx     context.Context // cancelled by Close
+	cancel  context.CancelFunc
+	closeMu sync.Mutex
+	closed  bool
+	wg      sync.WaitGroup
+	once    sync.Once
+
+	acquired, lost metric.Int64Counter
+}
+
+// waiter is an Acquire call waiting for a handoff.
+type waiter struct {
+	ch  chan int64
+	key string
+	ttl time.Duration
+}
+
+// New returns a Locker on k and starts its notification subscriber
+// (which reconnects on its own until Close). It panics if k is nil.
+func New(k *redkit.Kit, opts *Options) *Locker {
+	if k == nil {
+		panic("lock: New with nil Kit")
+	}
+	st := kitx.Of(k)
+	o := opts.normalize(st.Tel.Logger)
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &Locker{
+		kit:     k,
+		tel:     st.Tel,
+		opts:    o,
+		log:     o.Logger,
+		channel: k.Key("lock", "notify", rand.Text()),
+		leaseMS: strconv.FormatInt(o.WaiterLease.Milliseconds(), 10),
+		wakers:  map[string]map[chan struct{}]struct{}{},
+		held:    map[string]heldBy{},
+		parked:  map[string][]parkedWaiter{},
+		readyCh: make(chan struct{}),
+		ctx:     ctx,
+		cancel:  cancel,
+	}
+	l.acquired, _ = st.Tel.Meter.Int64Counter(st.Tel.Name("lock.acquisitions"),
+		metric.WithDescription("Locks acquired (mutex, read, write, permit)"))
+	l.lost, _ = st.Tel.Meter.Int64Counter(st.Tel.Name("lock.losses"),
+		metric.WithDescription("Locks found lost by Extend, Release or the Do watchdog"))
+	l.wg.Add(1)
+	go l.subscribe()
+	return l
+}
+
+// Close stops the notification subscriber and any background clean-up,
+// and waits for them. Locks already held stay held until released or
+// expired; waits in progress fall back to polling. Calls that acquire
+// after Close fail with redkit.ErrClosed. Close is idempotent and returns
+// nil.
+func (l *Locker) Close() error {
+	l.once.Do(func() {
+		l.closeMu.Lock()
+		l.closed = true
+		l.closeMu.Unlock()
+		if l.ready.Load() {
+			// Unsubscribe, so that the server stops counting this Locker
+			// as a live receiver for handoffs. The subscriber then ends.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = l.kit.Client().Do(ctx, l.kit.B().Unsubscribe().Channel(l.channel).Build()).Error()
+			cancel()
+		}
+		l.cancel()
+		l.wg.Wait()
+	})
+	return nil
+}
+
+func (l *Locker) isClosed() bool {
+	l.closeMu.Lock()
+	defer l.closeMu.Unlock()
+	return l.closed
+}
+
+// goBackground runs fn in a goroutine owned by the Locker, unless the
+// Locker is closed.
+func (l *Locker) goBackground(fn func(ctx context.Context)) {
+	l.closeMu.Lock()
+	defer l.closeMu.Unlock()
+	if l.closed {
+		return
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		fn(l.ctx)
+	}()
+}
+
+// mutexKeys returns the keys of the mutex named key: the lock, its fence
+// counter, its waiter queue and waiter info. They share a hash tag, so one
+// script can touch them all on a cluster.
+func (l *Locker) mutexKeys(key string) []string {
+	lk := l.kit.Key("lock", redkit.HashTag(key))
+	return []string{lk, lk + ":fence", lk + ":q", lk + ":w"}
+}
+
+// checkReceivers is the scripts' flag to skip waiters whose channel has
+// no subscriber. PUBLISH counts only the receivers connected to the node
+// that runs it, which on a cluster may not be the waiter's, so it is off
+// there (a lock handed to a dead waiter then expires with its lease).
+func (l *Locker) checkReceivers() string {
+	if l.kit.Mode() == "cluster" {
+		return "0"
+	}
+	return "1"
+}
+
+// validate checks a key and ttl, and returns the ttl to use.
+func (l *Locker) validate(op, key string, ttl time.Duration) (time.Duration, error) {
+	if key == "" {
+		return 0, redkit.Wrap(op, key, redkit.ErrEmptyKey)
+	}
+	if ttl < 0 {
+		return 0, redkit.Wrap(op, key, redkit.ErrNegativeTTL)
+	}
+	if l.isClosed() {
+		return 0, redkit.Wrap(op, key, redkit.ErrClosed)
+	}
+	if ttl == 0 {
+		ttl = l.opts.TTL
+	}
+	return max(ttl, time.Millisecond), nil
+}
+
+func ms(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(), 1), 10) }
+
+// Acquire waits for the mutex named key and returns it held for ttl (0
+// means Options.TTL). Waiters are served first come, first served: a
+// release hands the lock straight to the longest waiting live acquirer.
+// The wait ends with ErrNotAcquired after WaitTimeout (opts, else
+// Options.WaitTimeout; 0 means no limit), or with
+// errors.Join(ErrNotAcquired, ctx.Err()) when ctx is done; either way no
+// lock is left behind for this call. Redis failures are returned as they
+// are (redkit.ErrUnavailable, redkit.ErrOOM, redkit.ErrWrongType...),
+// never as ErrNotAcquired. An empty key gives redkit.ErrEmptyKey, a
+// negative ttl redkit.ErrNegativeTTL.
+func (l *Locker) Acquire(ctx context.Context, key string, ttl time.Duration, opts *AcquireOptions) (*Lock, error) {
+	wait := l.opts.WaitTimeout
+	if opts != nil {
+		switch {
+		case opts.WaitTimeout > 0:
+			wait = opts.WaitTimeout
+		case opts.WaitTimeout < 0:
+			return l.TryAcquire(ctx, key, ttl)
+		}
+	}
+	return l.acquire(ctx, key, ttl, true, wait)
+}
+
+// TryAcquire makes one attempt at the mutex named key, without waiting:
+// ErrNotAcquired when another holder has it (or live waiters are queued
+// for it). Errors are as for Acquire.
+func (l *Locker) TryAcquire(ctx context.Context, key string, ttl time.Duration) (*Lock, error) {
+	return l.acquire(ctx, key, ttl, false, 0)
+}
+
+const opAcquire = "lock: acquire"
+
+// undoTimeout bounds the clean-up a failed or abandoned acquire runs
+// before returning; it goes on in the background if Redis is slower.
+const undoTimeout = time.Second
+
+func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, queue bool, wait time.Duration) (lk *Lock, err error) {
+	ttl, err = l.validate(opAcquire, key, ttl)
+	if err != nil {
+		return nil, err
+	}
+	ctx, span := l.tel.Start(ctx, "lock.acquire", key)
+	defer func() { telemetry.End(span, err) }()
+
+	keys := l.mutexKeys(key)
+	token := rand.Text()
+	args := []string{token, ms(ttl), "0", l.leaseMS, "", l.checkReceivers()}
+	var (
+		w        *waiter
+		timer    *time.Timer
+		deadline time.Time
+		prevSent time.Time
+	)
+	if queue {
+		args[2] = "1"
+		if wait > 0 {
+			deadline = time.Now().Add(wait)
+		}
+		w = &waiter{ch: make(chan int64, 1), key: key, ttl: ttl}
+		// Registered before the first attempt: the handoff may arrive
+		// before the script's reply.
+		l.waiters.Store(token, w)
+		defer l.waiters.Delete(token)
+
+		if l.ready.Load() && l.heldHere(key) {
+			// This Locker holds the lock: wait for its release to queue
+			// us (no round trip of our own), for at most parkTimeout.
+			parkedAt := time.Now()
+			l.park(key, token, args[1])
+			d := parkTimeout
+			if !deadline.IsZero() {
+				d = max(min(d, time.Until(deadline)), 0)
+			}
+			timer = time.NewTimer(d)
+			defer timer.Stop()
+			select {
+			case fence := <-w.ch:
+				l.unpark(key, token)
+				return l.newLock(key, keys, token, fence, ttl, parkedAt), nil
+			case <-timer.C:
+			case <-ctx.Done():
+				l.unpark(key, token)
+				l.abandon(ctx, keys, token, ttl)
+				return nil, errors.Join(fail(opAcquire, key, ErrNotAcquired), ctx.Err())
+			}
+			// Still waiting: queue ourselves (a no-op if the release
+			// did meanwhile) and wait as any waiter.
+			l.unpark(key, token)
+			prevSent = parkedAt
+		}
+	}
+	for {
+		var readyCh <-chan struct{}
+		if queue {
+			if l.ready.Load() {
+				args[4] = l.channel
+			} else {
+				args[4] = "" // no subscription yet: poll only
+				readyCh = l.readyChan()
+			}
+		}
+		sent := time.Now()
+		msg, err := l.kit.Exec(ctx, acquireScript, keys, args)
+		if err != nil {
+			return nil, l.failAcquire(ctx, key, keys, token, ttl, err)
+		}
+		status, n, perr := pair(msg)
+		if perr != nil {
+			l.abandon(ctx, keys, token, ttl)
+			return nil, fail(opAcquire, key, perr)
+		}
+		switch status {
+		case 1:
+			return l.newLock(key, keys, token, n, ttl, sent), nil
+		case 2: // handed to us after the previous attempt ran
+			if prevSent.IsZero() {
+				prevSent = sent
+			}
+			return l.newLock(key, keys, token, n, ttl, prevSent), nil
+		}
+		if !queue {
+			return nil, fail(opAcquire, key, ErrNotAcquired)
+		}
+		d := l.pollDelay(time.Duration(n) * time.Millisecond)
+		if !deadline.IsZero() {
+			left := time.Until(deadline)
+			if left <= 0 {
+				l.abandon(ctx, keys, token, ttl)
+				return nil, fail(opAcquire, key, ErrNotAcquired)
+			}
+			d = min(d, left)
+		}
+		if timer == nil {
+			timer = time.NewTimer(d)
+			defer timer.Stop()
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case fence := <-w.ch:
+			// The release that handed us the lock ran after this
+			// attempt was sent.
+			return l.newLock(key, keys, token, fence, ttl, sent), nil
+		case <-timer.C:
+		case <-readyCh:
+		case <-ctx.Done():
+			l.abandon(ctx, keys, token, ttl)
+			return nil, errors.Join(fail(opAcquire, key, ErrNotAcquired), ctx.Err())
+		}
+		prevSent = sent
+	}
+}
+
+// failAcquire cleans up after a failed attempt, which may have run on the
+// server (a reply lost to a timeout or a broken connection), and returns
+// the error to report.
+func (l *Locker) failAcquire(ctx context.Context, key string, keys []string, token string, ttl time.Duration, err error) error {
+	l.abandon(ctx, keys, token, ttl)
+	if ctx.Err() != nil {
+		return errors.Join(fail(opAcquire, key, ErrNotAcquired), ctx.Err())
+	}
+	return redkit.Wrap(opAcquire, key, err)
+}
+
+// abandon removes token's queue entry and releases the lock if the token
+// got it meanwhile (a handoff racing the give-up, or an attempt whose
+// reply was lost). It runs even when ctx is done; if Redis cannot be
+// reached it keeps trying in the background for up to ttl, after which
+// any such lock has expired anyway.
+func (l *Locker) abandon(ctx context.Context, keys []string, token string, ttl time.Duration) {
+	args := []string{token, l.checkReceivers()}
+	l.undo(ctx, ttl, func(ctx context.Context) error {
+		_, err := l.kit.Exec(ctx, abandonScript, keys, args)
+		return err
+	})
+}
+
+// undo runs a clean-up script now, even when ctx is done, and if Redis
+// cannot be reached keeps trying in the background for up to ttl (or the
+// waiter lease), after which what it would clean up has expired anyway.
+func (l *Locker) undo(ctx context.Context, ttl time.Duration, run func(ctx context.Context) error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	err := run(cctx)
+	cancel()
+	if err == nil || isReply(err) {
+		return
+	}
+	until := time.Now().Add(max(ttl, l.opts.WaiterLease))
+	l.goBackground(func(bg context.Context) {
+		retryUntil(bg, until, run)
+	})
+}
+
+// retryUntil calls fn every 50-100ms until it succeeds (or Redis answers
+// with an error reply), until passes, or ctx is done.
+func retryUntil(ctx context.Context, until time.Time, fn func(context.Context) error) {
+	for time.Now().Before(until) {
+		if !sleep(ctx, jitter(100*time.Millisecond)) {
+			return
+		}
+		cctx, cancel := context.WithDeadline(ctx, until)
+		err := fn(cctx)
+		cancel()
+		if err == nil || isReply(err) {
+			return
+		}
+	}
+}
+
+// isReply reports whether err is an error reply from Redis, as opposed to
+// a failure to reach it.
+func isReply(err error) bool {
+	return err != nil && !errors.Is(err, redkit.ErrUnavailable) && !errors.Is(err, redkit.ErrClosed) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// pollDelay is the wait before a waiter's next fallback poll: the
+// holder's remaining lease (a holder that dies sends no notification),
+// at most PollInterval, jittered so that waiters do not poll together.
+func (l *Locker) pollDelay(pttl time.Duration) time.Duration {
+	d := l.opts.PollInterval
+	if pttl > 0 && pttl+time.Millisecond < d {
+		d = pttl + time.Millisecond
+	}
+	return jitter(d)
+}
+
+func (l *Locker) newLock(key string, keys []string, token string, fence int64, ttl time.Duration, at time.Time) *Lock {
+	l.acquired.Add(context.Background(), 1)
+	l.setHeld(key, token, at.Add(ttl))
+	return &Lock{h: l, key: key, keys: keys, token: token, fence: fence, ttl: ttl, acquiredAt: at}
+}
+
+// Release releases the mutex named key if token holds it, handing it to
+// the next waiter. It reports whether token held it; a lock held by
+// another token is never touched. Errors are Redis failures, wrapped.
+func (l *Locker) Release(ctx context.Context, key, token string) (bool, error) {
+	const op = "lock: release"
+	if key == "" {
+		return false, redkit.Wrap(op, key, redkit.ErrEmptyKey)
+	}
+	ok, err := l.releaseKeys(ctx, key, l.mutexKeys(key), token)
+	return ok, redkit.Wrap(op, key, err)
+}
+
+// releaseKeys releases the mutex key if token holds it, queueing this
+// Locker's parked waiters for it in the same script.
+func (l *Locker) releaseKeys(ctx context.Context, key string, keys []string, token string) (bool, error) {
+	args := append([]string{token, l.checkReceivers(), l.leaseMS, l.channel}, l.takeParked(key)...)
+	msg, err := l.kit.Exec(ctx, releaseScript, keys, args)
+	if err != nil {
+		return false, err
+	}
+	arr, err := msg.ToArray()
+	if err != nil || len(arr) < 2 {
+		return false, errors.Join(errShortReply, err)
+	}
+	ok, err := arr[0].AsInt64()
+	if err != nil {
+		return false, err
+	}
+	to, _ := arr[1].ToString()
+	l.released(key, token, to)
+	return ok == 1, nil
+}
+
+// Extend resets the lease of the mutex named key to ttl (0 means
+// Options.TTL) if token holds it, and reports whether it did. A lock held
+// by another token is never touched. Errors are Redis failures, wrapped,
+// or redkit.ErrNegativeTTL.
+func (l *Locker) Extend(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
+	const op = "lock: extend"
+	if key == "" {
+		return false, redkit.Wrap(op, key, redkit.ErrEmptyKey)
+	}
+	if ttl < 0 {
+		return false, redkit.Wrap(op, key, redkit.ErrNegativeTTL)
+	}
+	if ttl == 0 {
+		ttl = l.opts.TTL
+	}
+	ok, err := extendKey(ctx, l.kit, l.kit.Key("lock", redkit.HashTag(key)), token, ttl)
+	return ok, redkit.Wrap(op, key, err)
+}
+
+func extendKey(ctx context.Context, k *redkit.Kit, key, token string, ttl time.Duration) (bool, error) {
+	n, err := k.Exec(ctx, extendScript, []string{key}, []string{token, ms(ttl)})
+	if err != nil {
+		return false, err
+	}
+	v, err := n.AsInt64()
+	return v == 1, err
+}
+
+// The holder interface of a mutex Lock.
+
+func (l *Locker) release(ctx context.Context, m *Lock) (bool, error) {
+	return l.releaseKeys(ctx, m.key, m.keys, m.token)
+}
+
+func (l *Locker) extend(ctx context.Context, m *Lock, ttl time.Duration) (bool, error) {
+	sent := time.Now()
+	ok, err := extendKey(ctx, l.kit, m.keys[0], m.token, ttl)
+	if ok {
+		l.extended(m.key, m.token, sent.Add(ttl))
+	}
+	return ok, err
+}
+
+func (l *Locker) markLost() { l.lost.Add(context.Background(), 1) }
+
+func (l *Locker) logger() *slog.Logger { return l.log }

@@ -1,0 +1,10 @@
+-- RWMutex read lock extend. ARGV[1] token  ARGV[2] ttl ms. Returns 1 when
+-- extended, 0 when the token holds no live read lock.
+local now = now_ms()
+local s = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not s or tonumber(s) <= now then
+  return 0
+end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+expire_at_max(KEYS[2])
+return 1
