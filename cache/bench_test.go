@@ -1,0 +1,101 @@
+package cache_test
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redkit-go/redkit/cache"
+)
+
+// benchUser is a small struct, the typical cached value.
+type benchUser struct {
+	ID    int      `json:"id"`
+	Name  string   `json:"name"`
+	Email string   `json:"email"`
+	Roles []string `json:"roles"`
+}
+
+var benchValue = benchUser{42, "Ada Lovelace", "ada@example.com", []string{"admin", "dev"}}
+
+func BenchmarkNearHit(b *testing.B) {
+	_, k := single(b)
+	c := cache.New[benchUser](k, "b", nearOpts())
+	defer c.Close()
+	ctx := context.Background()
+	mustSet(b, c, "hot", benchValue, time.Hour)
+	c.Get(ctx, "hot")
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok, _ := c.Get(ctx, "hot"); !ok {
+				b.Fatal("miss")
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(64) // 128 goroutines on 2 cores
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.Get(ctx, "hot")
+			}
+		})
+	})
+	if c.Stats().RemoteHits != 1 {
+		b.Fatalf("Stats = %+v; the near cache lost the hot key", c.Stats())
+	}
+}
+
+func BenchmarkRemoteGet(b *testing.B) {
+	_, k := single(b)
+	c := cache.New[benchUser](k, "b", nil)
+	defer c.Close()
+	ctx := context.Background()
+	mustSet(b, c, "k", benchValue, time.Hour)
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok, err := c.Get(ctx, "k"); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(64)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.Get(ctx, "k")
+			}
+		})
+	})
+}
+
+// BenchmarkGetOrSetMiss measures the miss path: a remote miss, the
+// shared load (recheck, load, SET) and the return.
+func BenchmarkGetOrSetMiss(b *testing.B) {
+	_, k := single(b)
+	for _, near := range []bool{false, true} {
+		name := map[bool]string{false: "plain", true: "near"}[near]
+		b.Run(name, func(b *testing.B) {
+			opts := &cache.Options{}
+			if near {
+				opts.NearCache = &cache.NearCacheOptions{}
+			}
+			c := cache.New[benchUser](k, "miss"+name, opts)
+			defer c.Close()
+			ctx := context.Background()
+			load := func(context.Context) (benchUser, error) { return benchValue, nil }
+			var i atomic.Int64
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.GetOrSet(ctx, strconv.FormatInt(i.Add(1), 10), load, time.Minute); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

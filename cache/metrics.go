@@ -1,0 +1,149 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	mrand "math/rand/v2"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/redkit-go/redkit/internal/kitx"
+	"github.com/redkit-go/redkit/internal/telemetry"
+)
+
+// Stats is a snapshot of a Cache's counters since New.
+type Stats struct {
+	NearHits     int64 // lookups answered by the near cache
+	RemoteHits   int64 // lookups answered by Redis
+	Misses       int64 // lookups that found nothing (or a remembered "not found")
+	Loads        int64 // loader calls by GetOrSet (including early refreshes)
+	LoadErrors   int64 // loader calls that failed (other than redkit.ErrNotFound)
+	StaleServed  int64 // last good values served by FailSafe
+	DecodeErrors int64 // stored values that did not decode as T
+}
+
+// Stats returns the cache's counters. It does no I/O and is safe for
+// concurrent use. Near hits reach the Kit's Stats().Hits in batches (up to
+// about a thousand late) and in full whenever Stats is called.
+func (c *Cache[T]) Stats() Stats {
+	return Stats{
+		NearHits:     c.m.nearHits(),
+		RemoteHits:   c.m.remoteHits.Load(),
+		Misses:       c.m.misses.Load(),
+		Loads:        c.m.loads.Load(),
+		LoadErrors:   c.m.loadErrors.Load(),
+		StaleServed:  c.m.staleServed.Load(),
+		DecodeErrors: c.m.decodeErrors.Load(),
+	}
+}
+
+// counters are read by OpenTelemetry at collection time (asynchronous
+// instruments), so the hot path pays one atomic add per event.
+type counters struct {
+	st                                           *kitx.State
+	near                                         *[nStats]statCell
+	remoteHits, misses                           atomic.Int64
+	loads, loadErrors, staleServed, decodeErrors atomic.Int64
+	reg                                          metric.Registration
+}
+
+// nStats cells for near hits, each on its own cache line (the array is
+// allocated on its own: 1 KiB objects are 1 KiB-aligned, so no other field
+// of the cache shares a line with a cell); a hit picks one
+// at random (the runtime's per-thread generator, a few ns), so two cores
+// rarely write the same line. statBatch hits of a cell are passed to the
+// Kit's Hits at once; Cache.Stats passes the rest.
+const (
+	nStats    = 16
+	statBatch = 64
+)
+
+type statCell struct {
+	n, sent atomic.Int64
+	_       [48]byte
+}
+
+// hitNear counts a near hit. It is the only counter on the hottest path,
+// where many goroutines hit one key: a single atomic there costs more than
+// the lookup, so it is striped, and the Kit's total gets near hits in
+// batches (see nearStripes).
+func (m *counters) hitNear() {
+	cell := &m.near[mrand.Uint32()&(nStats-1)]
+	if n := cell.n.Add(1); n&(statBatch-1) == 0 {
+		m.flushCell(cell, n)
+	}
+}
+
+// flushCell adds a cell's near hits not yet passed on to the Kit's Hits.
+func (m *counters) flushCell(cell *statCell, n int64) {
+	if sent := cell.sent.Load(); n > sent && cell.sent.CompareAndSwap(sent, n) {
+		m.st.Hits.Add(n - sent)
+	}
+}
+
+// nearHits sums the cells, first passing the remainder to the Kit.
+func (m *counters) nearHits() int64 {
+	var total int64
+	for i := range m.near {
+		n := m.near[i].n.Load()
+		m.flushCell(&m.near[i], n)
+		total += n
+	}
+	return total
+}
+
+func (m *counters) hitRemote() {
+	m.remoteHits.Add(1)
+	m.st.Hits.Add(1)
+}
+
+func (m *counters) miss() {
+	m.misses.Add(1)
+	m.st.Misses.Add(1)
+}
+
+// register creates the cache's instruments; failures only lose metrics
+// and are logged.
+func (m *counters) register(st *kitx.State, name string) {
+	m.st = st
+	m.near = new([nStats]statCell)
+	t := st.Tel
+	mt := t.Meter
+	hits, e1 := mt.Int64ObservableCounter(t.Name("cache.hits"), metric.WithDescription("Cache lookups answered, by tier (near, remote)"))
+	misses, e2 := mt.Int64ObservableCounter(t.Name("cache.misses"), metric.WithDescription("Cache lookups that found nothing"))
+	loads, e3 := mt.Int64ObservableCounter(t.Name("cache.loads"), metric.WithDescription("Loader calls"))
+	loadErrs, e4 := mt.Int64ObservableCounter(t.Name("cache.load_errors"), metric.WithDescription("Loader calls that failed"))
+	stale, e5 := mt.Int64ObservableCounter(t.Name("cache.stale_served"), metric.WithDescription("Stale values served by fail-safe"))
+	decode, e6 := mt.Int64ObservableCounter(t.Name("cache.decode_errors"), metric.WithDescription("Stored values that did not decode"))
+	if err := errors.Join(e1, e2, e3, e4, e5, e6); err != nil {
+		t.Logger.Warn("cache: metrics unavailable", telemetry.KeyCache, name, telemetry.KeyError, err)
+		return
+	}
+	cacheAttr := attribute.String(telemetry.KeyCache, name)
+	all := metric.WithAttributes(cacheAttr)
+	near := metric.WithAttributes(cacheAttr, attribute.String("cache.tier", "near"))
+	remote := metric.WithAttributes(cacheAttr, attribute.String("cache.tier", "remote"))
+	reg, err := mt.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(hits, m.nearHits(), near)
+		o.ObserveInt64(hits, m.remoteHits.Load(), remote)
+		o.ObserveInt64(misses, m.misses.Load(), all)
+		o.ObserveInt64(loads, m.loads.Load(), all)
+		o.ObserveInt64(loadErrs, m.loadErrors.Load(), all)
+		o.ObserveInt64(stale, m.staleServed.Load(), all)
+		o.ObserveInt64(decode, m.decodeErrors.Load(), all)
+		return nil
+	}, hits, misses, loads, loadErrs, stale, decode)
+	if err != nil {
+		t.Logger.Warn("cache: metrics unavailable", telemetry.KeyCache, name, telemetry.KeyError, err)
+		return
+	}
+	m.reg = reg
+}
+
+func (m *counters) unregister() {
+	if m.reg != nil {
+		_ = m.reg.Unregister()
+	}
+}

@@ -1,0 +1,165 @@
+package cache
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/redkit-go/redkit/codec"
+)
+
+// Defaults applied to zero Options fields.
+const (
+	// DefaultNearEntries is NearCacheOptions.MaxEntries when it is 0.
+	DefaultNearEntries = 10_000
+	// DefaultNearTTL is NearCacheOptions.TTL when it is 0.
+	DefaultNearTTL = time.Minute
+	// DefaultLockTTL is Options.LockTTL when it is 0: how long the
+	// distributed stampede lock of one key lives if its holder dies.
+	DefaultLockTTL = 5 * time.Second
+	// DefaultFailSafeEntries is how many last-good values a cache with
+	// FailSafe keeps in process when it has no near cache.
+	DefaultFailSafeEntries = 10_000
+)
+
+// Stampede selects how GetOrSet avoids loading one key many times at once.
+type Stampede uint8
+
+const (
+	// StampedeLocal (the default) lets one caller per process load a
+	// missing key; the other callers in the process wait for its result.
+	StampedeLocal Stampede = iota
+	// StampedeDistributed adds a short lock in Redis, so that one caller
+	// across every process sharing the Redis loads a missing key; the
+	// others poll for the value, up to Options.LockWait, then load it
+	// themselves rather than wait forever.
+	StampedeDistributed
+)
+
+// String returns "local" or "distributed".
+func (s Stampede) String() string {
+	switch s {
+	case StampedeLocal:
+		return "local"
+	case StampedeDistributed:
+		return "distributed"
+	}
+	return fmt.Sprintf("Stampede(%d)", uint8(s))
+}
+
+// Options configures a Cache. A nil *Options, or zero fields, mean the
+// defaults documented on each field.
+type Options struct {
+	// TTL is the default time to live of this cache's entries, used when a
+	// call passes 0; 0 means the Kit's Config.DefaultExpiry (30m).
+	TTL time.Duration
+
+	// NearCache keeps decoded values in process, invalidated by Redis
+	// client tracking; nil means off. It needs the Kit's client-side
+	// cache (Config.ClientCache.Disable false).
+	NearCache *NearCacheOptions
+
+	// NegativeTTL > 0 makes GetOrSet remember, this long, that its loader
+	// returned redkit.ErrNotFound, so the loader is not called again for
+	// the key until then. 0 means off.
+	NegativeTTL time.Duration
+
+	// Stampede is StampedeLocal (default) or StampedeDistributed.
+	Stampede Stampede
+
+	// LockTTL is the lifetime of the distributed stampede lock, and so the
+	// longest a load may hold other processes off; default
+	// DefaultLockTTL (5s). Only used with StampedeDistributed.
+	LockTTL time.Duration
+
+	// LockWait bounds how long, with StampedeDistributed, a caller waits
+	// for another process's load before loading itself; default LockTTL.
+	LockWait time.Duration
+
+	// EarlyRefresh is the XFetch beta: GetOrSet refreshes an entry in the
+	// background, before it expires, with a probability that grows as
+	// expiry nears and with how long the last load took. 0 means off; 1 is
+	// the paper's default; larger refreshes earlier.
+	EarlyRefresh float64
+
+	// FailSafe > 0 keeps the last good value of each key in process and
+	// serves it, up to FailSafe after the entry expired, when the loader
+	// fails or Redis is unavailable; Stats().StaleServed counts those.
+	// 0 means off.
+	FailSafe time.Duration
+
+	// Codec encodes values; nil means the Kit's (Config.Codec, default
+	// JSON). Strings and byte slices are always stored raw.
+	Codec codec.Codec
+
+	// Compression overrides the Kit's Config.Compression when non-nil.
+	Compression *codec.Compression
+}
+
+// NearCacheOptions configures the in-process tier of a Cache.
+type NearCacheOptions struct {
+	// MaxEntries caps the number of decoded values kept; default
+	// DefaultNearEntries (10,000).
+	MaxEntries int
+	// TTL caps how long a value is kept in process; it is never kept
+	// beyond its expiry in Redis either. Default DefaultNearTTL (1m).
+	TTL time.Duration
+}
+
+// options is Options with defaults applied.
+type options struct {
+	ttl, negTTL, lockTTL, lockWait, failSafe time.Duration
+	stampede                                 Stampede
+	beta                                     float64
+	near                                     bool
+	nearMax                                  int
+	nearTTL                                  time.Duration
+}
+
+func (o *Options) normalize(defaultTTL time.Duration) (options, error) {
+	var z Options
+	if o == nil {
+		o = &z
+	}
+	n := options{
+		ttl: o.TTL, negTTL: o.NegativeTTL, lockTTL: o.LockTTL, lockWait: o.LockWait,
+		failSafe: o.FailSafe, stampede: o.Stampede, beta: o.EarlyRefresh,
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"TTL", o.TTL}, {"NegativeTTL", o.NegativeTTL}, {"LockTTL", o.LockTTL}, {"LockWait", o.LockWait}, {"FailSafe", o.FailSafe}} {
+		if d.v < 0 {
+			return n, fmt.Errorf("cache: Options.%s must not be negative (got %s)", d.name, d.v)
+		}
+	}
+	if o.EarlyRefresh < 0 {
+		return n, fmt.Errorf("cache: Options.EarlyRefresh must not be negative (got %g)", o.EarlyRefresh)
+	}
+	if o.Stampede > StampedeDistributed {
+		return n, fmt.Errorf("cache: unknown Options.Stampede %d", uint8(o.Stampede))
+	}
+	if n.ttl == 0 {
+		n.ttl = defaultTTL
+	}
+	if n.lockTTL == 0 {
+		n.lockTTL = DefaultLockTTL
+	}
+	if n.lockWait == 0 {
+		n.lockWait = n.lockTTL
+	}
+	if nc := o.NearCache; nc != nil {
+		if nc.MaxEntries < 0 || nc.TTL < 0 {
+			return n, fmt.Errorf("cache: NearCacheOptions must not be negative (MaxEntries %d, TTL %s)", nc.MaxEntries, nc.TTL)
+		}
+		n.near = true
+		n.nearMax = nc.MaxEntries
+		if n.nearMax == 0 {
+			n.nearMax = DefaultNearEntries
+		}
+		n.nearTTL = nc.TTL
+		if n.nearTTL == 0 {
+			n.nearTTL = DefaultNearTTL
+		}
+	}
+	return n, nil
+}
