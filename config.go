@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"time"
 
@@ -184,14 +185,25 @@ type ClientCacheConfig struct {
 }
 
 // EngineConfig tunes the rueidis client. Defaults come from measurements
-// (see the README's performance section).
+// (see the README's performance section and bench/RESULTS.md).
 type EngineConfig struct {
 	// MaxFlushDelay: see DefaultMaxFlushDelay. Negative means none.
 	MaxFlushDelay time.Duration
-	// PipelineMultiplex: 2^n pipelined connections per node; 0 = engine default.
+	// PipelineMultiplex: 2^n pipelined connections per node; -1 means one
+	// connection. 0 means one connection when GOMAXPROCS is 4 or less
+	// (measured best on 2 cores: fuller pipelines), else the engine's
+	// default (log2(GOMAXPROCS), at most 2).
 	PipelineMultiplex int
 	// DisableAutoPipelining sends each command on a pooled connection.
 	DisableAutoPipelining bool
+	// DisableAdaptive turns off the pooled fast path for lone commands. By
+	// default a command sent through Kit.Do or Kit.Exec while no other
+	// command of the Kit is in flight goes over a pooled connection, which
+	// skips the pipeline's hand-off between goroutines (measured 1.5x the
+	// throughput of the pipeline for one sequential caller); as soon as
+	// commands overlap they are auto-pipelined. Reads through DoCache
+	// always use the pipeline, which carries client tracking.
+	DisableAdaptive bool
 }
 
 // ConfigError names the Config field that is wrong.
@@ -261,8 +273,8 @@ func (c Config) Validate() error {
 	if c.ClientCache.MaxBytes < 0 {
 		bad("ClientCache.MaxBytes", "must not be negative (got %d)", c.ClientCache.MaxBytes)
 	}
-	if c.Engine.PipelineMultiplex < 0 || c.Engine.PipelineMultiplex > 8 {
-		bad("Engine.PipelineMultiplex", "must be between 0 and 8 (got %d)", c.Engine.PipelineMultiplex)
+	if c.Engine.PipelineMultiplex < -1 || c.Engine.PipelineMultiplex > 8 {
+		bad("Engine.PipelineMultiplex", "must be between -1 and 8 (got %d)", c.Engine.PipelineMultiplex)
 	}
 	if len(c.Sentinel.Addrs) > 0 && c.Sentinel.MasterName == "" {
 		bad("Sentinel.MasterName", "required when Sentinel.Addrs is set")
@@ -375,6 +387,9 @@ func (c Config) normalize() Config {
 	def(&c.Engine.MaxFlushDelay, DefaultMaxFlushDelay)
 	if c.Engine.MaxFlushDelay < 0 {
 		c.Engine.MaxFlushDelay = 0
+	}
+	if c.Engine.PipelineMultiplex == 0 && runtime.GOMAXPROCS(0) <= 4 {
+		c.Engine.PipelineMultiplex = -1
 	}
 	switch {
 	case c.ConnectRetry == 0:
