@@ -11,20 +11,20 @@ import (
 	"github.com/redkit-go/redkit/redistest"
 )
 
-// BenchmarkGet compares a GET through the Kit (adaptive, and pipelined
-// only) with the same GET on a bare rueidis client, sequentially and with
+// BenchmarkGet compares a GET through the Kit (pipelined by default, and
+// pooled) with the same GET on a bare rueidis client, sequentially and with
 // 128 goroutines. bench/ has the side-by-side comparison with the peers.
 func BenchmarkGet(b *testing.B) {
 	srv := redistest.Start(b, nil)
-	for _, adaptive := range []bool{true, false} {
-		k, err := redkit.Open(context.Background(), redkit.Config{URL: srv.URL(), Engine: redkit.EngineConfig{DisableAdaptive: !adaptive}})
+	for _, pooled := range []bool{false, true} {
+		k, err := redkit.Open(context.Background(), redkit.Config{URL: srv.URL(), Engine: redkit.EngineConfig{DisableAutoPipelining: pooled}})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer k.Close()
 		name := "kit"
-		if !adaptive {
-			name = "kit-pipelined"
+		if pooled {
+			name = "kit-pooled"
 		}
 		k.Do(context.Background(), k.B().Set().Key("bench").Value("0123456789").Build())
 		run(b, name, func(ctx context.Context) error {

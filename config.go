@@ -194,16 +194,13 @@ type EngineConfig struct {
 	// (measured best on 2 cores: fuller pipelines), else the engine's
 	// default (log2(GOMAXPROCS), at most 2).
 	PipelineMultiplex int
-	// DisableAutoPipelining sends each command on a pooled connection.
+	// DisableAutoPipelining sends each command on a pooled connection:
+	// measured ~1.5x the throughput of the pipeline for one sequential
+	// caller, and far below it once callers overlap (bench -suite tune).
+	// A Kit that switched between the two by load was tried and dropped:
+	// after a server restart every idle pooled connection failed one
+	// write with EOF, where the pipeline reconnects once for everyone.
 	DisableAutoPipelining bool
-	// DisableAdaptive turns off the pooled fast path for lone commands. By
-	// default a command sent through Kit.Do or Kit.Exec while no other
-	// command of the Kit is in flight goes over a pooled connection, which
-	// skips the pipeline's hand-off between goroutines (measured 1.5x the
-	// throughput of the pipeline for one sequential caller); as soon as
-	// commands overlap they are auto-pipelined. Reads through DoCache
-	// always use the pipeline, which carries client tracking.
-	DisableAdaptive bool
 }
 
 // ConfigError names the Config field that is wrong.

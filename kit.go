@@ -36,13 +36,9 @@ type Kit struct {
 	log    *slog.Logger
 
 	client atomic.Pointer[clientBox]
-	// pooled is the same topology with auto-pipelining off, for commands
-	// sent while no other is in flight (EngineConfig.DisableAdaptive).
-	pooled   atomic.Pointer[clientBox]
-	inflight atomic.Int64
-	dead     rueidis.Client // answers ErrClosing until connected
-	lazy     *lazyClient
-	brk      *breaker
+	dead   rueidis.Client // answers ErrClosing until connected
+	lazy   *lazyClient
+	brk    *breaker
 
 	deadlines *sharedDeadline
 
@@ -104,7 +100,6 @@ func Open(ctx context.Context, cfg Config) (*Kit, error) {
 	switch {
 	case err == nil:
 		k.client.Store(&clientBox{c})
-		k.startPooled()
 	case cfg.AbortOnConnectFail || isAuthError(err) || ctx.Err() != nil || errors.Is(err, errConfig):
 		return nil, err
 	default:
@@ -259,27 +254,6 @@ func (k *Kit) newClient() (rueidis.Client, error) {
 	return c, err
 }
 
-// startPooled opens the pooled client for lone commands. Failing to is not
-// an error: the Kit then pipelines everything.
-func (k *Kit) startPooled() {
-	if k.cfg.Engine.DisableAdaptive || k.cfg.Engine.DisableAutoPipelining {
-		return
-	}
-	opt := k.clientOption()
-	opt.DisableAutoPipelining = true
-	opt.DisableCache = true
-	opt.OnInvalidations = nil
-	c, err := rueidis.NewClient(opt)
-	if err != nil {
-		if c != nil {
-			c.Close()
-		}
-		k.log.Warn("redkit: pooled connection for lone commands unavailable; pipelining everything", telemetry.KeyError, err)
-		return
-	}
-	k.pooled.Store(&clientBox{c})
-}
-
 // connectLoop keeps connecting until it succeeds or the Kit closes.
 func (k *Kit) connectLoop(lastErr error) {
 	defer k.wg.Done()
@@ -299,7 +273,6 @@ func (k *Kit) connectLoop(lastErr error) {
 				return
 			}
 			k.client.Store(&clientBox{c})
-			k.startPooled()
 			k.log.Info("redkit: connected to redis", "target", k.target())
 			return
 		}
@@ -320,9 +293,6 @@ func (k *Kit) Close() error {
 		close(k.closeCh)
 		k.wg.Wait()
 		if b := k.client.Load(); b != nil {
-			b.c.Close()
-		}
-		if b := k.pooled.Load(); b != nil {
 			b.c.Close()
 		}
 		if k.reg != nil {
@@ -387,18 +357,6 @@ func (k *Kit) begin() (rueidis.Client, func(error), error) {
 	return c, done, nil
 }
 
-// lone counts a command in flight and returns the pooled client when it is
-// the only one (the caller must decrement inflight when done), else nil.
-func (k *Kit) lone() rueidis.Client {
-	if k.inflight.Add(1) != 1 {
-		return nil
-	}
-	if b := k.pooled.Load(); b != nil {
-		return b.c
-	}
-	return nil
-}
-
 // withTimeout applies CommandTimeout when ctx has no deadline. Blocking
 // commands (BLPOP, XREADGROUP BLOCK...) are left to the caller's ctx.
 func (k *Kit) withTimeout(ctx context.Context, block bool) (context.Context, context.CancelFunc) {
@@ -454,13 +412,7 @@ func (k *Kit) Do(ctx context.Context, cmd rueidis.Completed) (rueidis.RedisMessa
 	}
 	k.ops.Add(1)
 	tctx, cancel := k.withTimeout(ctx, cmd.IsBlock())
-	var msg rueidis.RedisMessage
-	if p := k.lone(); p != nil {
-		msg, err = p.Do(tctx, cmd).ToMessage()
-	} else {
-		msg, err = c.Do(tctx, cmd).ToMessage()
-	}
-	k.inflight.Add(-1)
+	msg, err := c.Do(tctx, cmd).ToMessage()
 	if err != nil {
 		err = k.finish(ctx, tctx, done, err)
 	} else if done != nil || k.brk != nil {
@@ -563,13 +515,7 @@ func (k *Kit) Exec(ctx context.Context, script *rueidis.Lua, keys, args []string
 	}
 	k.ops.Add(1)
 	tctx, cancel := k.withTimeout(ctx, false)
-	var msg rueidis.RedisMessage
-	if p := k.lone(); p != nil {
-		msg, err = script.Exec(tctx, p, keys, args).ToMessage()
-	} else {
-		msg, err = script.Exec(tctx, c, keys, args).ToMessage()
-	}
-	k.inflight.Add(-1)
+	msg, err := script.Exec(tctx, c, keys, args).ToMessage()
 	if err != nil {
 		err = k.finish(ctx, tctx, done, err)
 	} else {
