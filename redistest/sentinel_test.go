@@ -38,7 +38,17 @@ func TestSentinel(t *testing.T) {
 		t.Errorf("sentinel names master %s, want %s", got, old.Addr())
 	}
 	do(t, old, "SET", "k", "v")
-	do(t, old, "WAIT", "2", "5000")
+	// Server.Do opens a connection per call, and WAIT only waits for the
+	// writes of its own connection: poll the replicas instead.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, r := range s.Replicas() {
+		for do(t, r, "GET", "k") != "v" {
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %s never got k", r.Addr())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 
 	start = time.Now()
 	nm := s.Failover(t)

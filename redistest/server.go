@@ -588,7 +588,8 @@ func (s *Server) resume(gen int) {
 // error reply is returned as an error whose text is the reply (such as
 // "WRONGPASS invalid username-password pair ..."). The call has a 10s
 // deadline, so it is meant for quick setup and inspection commands, not
-// blocking ones.
+// blocking ones. Commands that depend on their connection (WAIT, MULTI,
+// CLIENT ...) see a new one each time.
 func (s *Server) Do(args ...string) (string, error) {
 	if len(args) == 0 {
 		return "", errors.New("redistest: Do: no command")
