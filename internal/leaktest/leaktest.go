@@ -18,7 +18,7 @@ import (
 // first sleeps a few seconds, so in-flight commands can finish.
 func Options() []goleak.Option {
 	return []goleak.Option{
-		goleak.IgnoreTopFunction("github.com/redis/rueidis.(*call).DelayDo.func1"),
+		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1"),
 		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"),
 	}
 }
