@@ -57,6 +57,8 @@ type Cache[T any] struct {
 	gen   *gens
 
 	sf         singleflight.Group
+	fills      *[nFills]atomic.Uint64 // see mustRecheck
+	fillSeed   maphash.Seed
 	refreshing sync.Map // key -> struct{}: early refreshes in flight
 
 	m       counters
@@ -110,6 +112,7 @@ func New[T any](k *redkit.Kit, name string, opts *Options) *Cache[T] {
 		format: f,
 	}
 	_, c.bytesT = any((*T)(nil)).(*[]byte)
+	c.fills, c.fillSeed = new([nFills]atomic.Uint64), maphash.MakeSeed()
 	c.base, c.cancelBase = context.WithCancel(context.Background())
 	if o.near || o.failSafe > 0 {
 		c.clock = otter.NewCoarseClock(clockResolution)

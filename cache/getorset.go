@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	mrand "math/rand/v2"
 	"time"
@@ -61,6 +62,7 @@ type loadReq[T any] struct {
 	load func(ctx context.Context) (T, error)
 	ttl  time.Duration
 	tags []string
+	seq  uint64 // fillSeq before the caller's read (see mustRecheck)
 }
 
 func (c *Cache[T]) getOrSet(ctx context.Context, key string, load func(ctx context.Context) (T, error), ttl time.Duration, tags []string) (T, error) {
@@ -86,6 +88,7 @@ func (c *Cache[T]) getOrSet(ctx context.Context, key string, load func(ctx conte
 			return c.out(e.v), nil
 		}
 	}
+	seq := c.fillSeq(key)
 	e, found, err := c.fetch(ctx, opGetOrSet, key)
 	switch {
 	case err == nil && found && e.neg:
@@ -107,7 +110,29 @@ func (c *Cache[T]) getOrSet(ctx context.Context, key string, load func(ctx conte
 		return zero, err
 	}
 	c.m.miss()
-	return c.loadShared(ctx, &loadReq[T]{key, load, ttl, tags})
+	return c.loadShared(ctx, &loadReq[T]{key: key, load: load, ttl: ttl, tags: tags, seq: seq})
+}
+
+// nFills stripes count finished shared loads, by key hash.
+const nFills = 256
+
+// fillSeq is the count of shared loads finished for key's stripe.
+func (c *Cache[T]) fillSeq(key string) uint64 {
+	return c.fills[maphash.String(c.fillSeed, key)&(nFills-1)].Load()
+}
+
+func (c *Cache[T]) fillDone(key string) {
+	c.fills[maphash.String(c.fillSeed, key)&(nFills-1)].Add(1)
+}
+
+// mustRecheck reports whether a new shared load of r.key must read Redis
+// again before loading: when a load of the key (or of one sharing its
+// stripe) finished since the caller's own read found nothing — the caller
+// may have joined just too late — or when that read went through the
+// tracking cache, whose copy may lag behind a write that just finished.
+// Otherwise the caller's read is recent enough, and a round trip is saved.
+func (c *Cache[T]) mustRecheck(r *loadReq[T]) bool {
+	return c.near != nil || c.fillSeq(r.key) != r.seq
 }
 
 func notFound(key string) error { return redkit.Wrap(opGetOrSet, key, redkit.ErrNotFound) }
@@ -121,9 +146,10 @@ func (c *Cache[T]) loadShared(ctx context.Context, r *loadReq[T]) (T, error) {
 			return nil, redkit.ErrClosed
 		}
 		defer c.wg.Done()
+		defer c.fillDone(r.key)
 		lctx, cancel := c.loadCtx(ctx)
 		defer cancel()
-		return c.fill(lctx, r, true)
+		return c.fill(lctx, r, c.mustRecheck(r))
 	})
 	select {
 	case res := <-ch:
@@ -340,13 +366,16 @@ func (c *Cache[T]) maybeRefresh(ctx context.Context, e *entry[T], key string, lo
 		c.refreshing.Delete(key)
 		return
 	}
-	req := loadReq[T]{key, load, ttl, tags}
+	req := loadReq[T]{key: key, load: load, ttl: ttl, tags: tags}
 	go func() {
 		defer c.wg.Done()
 		defer c.refreshing.Delete(req.key)
 		lctx, cancel := c.loadCtx(ctx)
 		defer cancel()
-		_, _, _ = c.sf.Do(req.key, func() (any, error) { return c.refill(lctx, &req) })
+		_, _, _ = c.sf.Do(req.key, func() (any, error) {
+			defer c.fillDone(req.key)
+			return c.refill(lctx, &req)
+		})
 	}()
 }
 
