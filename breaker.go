@@ -103,7 +103,8 @@ func (b *breaker) report(done func(error), failed bool, err error) {
 		return
 	}
 	if failed {
-		b.lastErr.Store(&err)
+		e := err // a copy, so err itself does not escape on the success path
+		b.lastErr.Store(&e)
 	}
 	if done != nil {
 		if failed {
