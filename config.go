@@ -68,7 +68,15 @@ type Config struct {
 
 	// ConnectTimeout bounds each dial; default 5s.
 	ConnectTimeout time.Duration
-	// CommandTimeout bounds a command whose ctx has no deadline; default 5s.
+	// CommandTimeout is how long Redis may leave a connection without a
+	// reply before the connection is closed and the calls waiting on it
+	// fail with ErrUnavailable wrapping context.DeadlineExceeded; default
+	// 5s. It bounds every call, including one whose ctx has no deadline
+	// (given up on between CommandTimeout and 1.5x it), and is never cut
+	// short: a command that takes longer than CommandTimeout needs a larger
+	// CommandTimeout, whatever its ctx. A ctx that ends sooner ends the call
+	// sooner. Blocking commands (BLPOP, XREADGROUP BLOCK...) are left to
+	// their ctx. Idle connections are PINGed every CommandTimeout/4.
 	CommandTimeout time.Duration
 	// ConnectRetry is how many more times Open tries to connect, with
 	// backoff, before giving up (or going on in the background); default 3.

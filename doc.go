@@ -15,7 +15,8 @@
 //   - the key prefix applied to every key redkit writes (Key, HashTag,
 //     EscapePattern);
 //   - the codec and compression of typed values (package codec);
-//   - CommandTimeout for calls whose context has no deadline, retry with
+//   - CommandTimeout, the longest a call waits for a silent server,
+//     whatever its context (no per-call cost), retry with
 //     backoff and jitter for idempotent commands only, and a circuit
 //     breaker that fails fast with ErrUnavailable while Redis is down;
 //   - logs (log/slog), metrics and traces (OpenTelemetry).

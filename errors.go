@@ -217,3 +217,16 @@ func isTransport(err error) bool {
 	}
 	return false
 }
+
+// isTimeout reports whether err is an I/O or dial timeout (not a ctx of
+// the caller's: that is context.DeadlineExceeded, which is no net.Error).
+func isTimeout(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

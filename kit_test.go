@@ -271,32 +271,47 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 func TestCommandTimeout(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, nil)
-	k := open(t, redkit.Config{URL: srv.URL(), CommandTimeout: 200 * time.Millisecond, Retry: redkit.RetryPolicy{Retries: -1}})
+	const timeout = 300 * time.Millisecond
+	k := open(t, redkit.Config{URL: srv.URL(), CommandTimeout: timeout, Retry: redkit.RetryPolicy{Retries: -1}})
 	setGet(t, k, "x", "1")
+
+	// A command slower than nothing but faster than CommandTimeout is not
+	// cut short: a Lua busy loop of about a third of it.
+	busy := rueidis.NewLuaScript(`local t = redis.call('TIME'); local start = t[1]*1000000 + t[2]
+while true do t = redis.call('TIME'); if t[1]*1000000 + t[2] - start > tonumber(ARGV[1]) then return 1 end end`)
+	if _, err := k.Exec(t.Context(), busy, nil, []string{strconv.Itoa(int(timeout.Microseconds() / 3))}); err != nil {
+		t.Fatalf("a command of CommandTimeout/3: %v", err)
+	}
+
 	srv.Pause(0)
-	// An uncancellable ctx (shared deadline) and a cancellable one without
-	// a deadline (its own timeout) both get CommandTimeout.
+	// Whatever the ctx (never cancelled, cancellable, or with a deadline
+	// beyond CommandTimeout), a server that stops answering is given up
+	// on after CommandTimeout and before 1.5x it (plus scheduling slack).
 	cctx, ccancel := context.WithCancel(context.Background())
 	defer ccancel()
-	for _, ctx := range []context.Context{context.Background(), cctx} {
+	dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer dcancel()
+	for name, ctx := range map[string]context.Context{"background": context.Background(), "cancellable": cctx, "long deadline": dctx} {
 		start := time.Now()
 		_, err := k.Do(ctx, k.B().Set().Key("x").Value("2").Build())
 		elapsed := time.Since(start)
 		if !errors.Is(err, redkit.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("SET on a paused server = %v, want ErrUnavailable wrapping DeadlineExceeded", err)
+			t.Fatalf("%s: SET on a paused server = %v, want ErrUnavailable wrapping DeadlineExceeded", name, err)
 		}
-		if elapsed < 150*time.Millisecond || elapsed > 3*time.Second {
-			t.Errorf("timed out after %v, want about CommandTimeout (200ms)", elapsed)
+		if elapsed < timeout || elapsed > 3*time.Second {
+			t.Errorf("%s: timed out after %v, want between CommandTimeout (%v) and 1.5x it", name, elapsed, timeout)
 		}
 	}
 	srv.Resume()
-	// The caller's own deadline wins and is reported as the caller's.
+	// The caller's own cancellation is reported as the caller's.
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err := k.Do(ctx, k.B().Get().Key("x").Build())
 	if !errors.Is(err, context.Canceled) || errors.Is(err, redkit.ErrUnavailable) {
 		t.Errorf("cancelled ctx: %v, want context.Canceled and not ErrUnavailable", err)
 	}
+	// And the Kit works again once the server answers.
+	setGet(t, k, "x", "3")
 }
 
 func TestErrorClassification(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
@@ -44,14 +43,17 @@ func (env *Env) OpenKit(cfg redkit.Config) (*redkit.Kit, error) {
 func (env *Env) KitEngineOption(k *redkit.Kit) rueidis.ClientOption {
 	c := k.Config()
 	return rueidis.ClientOption{
-		InitAddress:           []string{env.Addr},
-		Dialer:                net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: c.KeepAlive},
+		InitAddress: []string{env.Addr},
+		// The Kit's CommandTimeout watchdog (kit.go: watchdog): PING an
+		// idle connection every CommandTimeout/4, give up after
+		// CommandTimeout.
+		Dialer:                net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: min(c.KeepAlive, c.CommandTimeout/4)},
 		MaxFlushDelay:         c.Engine.MaxFlushDelay,
 		PipelineMultiplex:     c.Engine.PipelineMultiplex,
 		DisableAutoPipelining: c.Engine.DisableAutoPipelining,
 		DisableCache:          c.ClientCache.Disable,
 		CacheSizeEachConn:     c.ClientCache.MaxBytes,
-		ConnWriteTimeout:      max(2*c.CommandTimeout, 2*time.Second),
+		ConnWriteTimeout:      c.CommandTimeout,
 		OnInvalidations:       func([]rueidis.RedisMessage) {},
 	}
 }
