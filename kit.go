@@ -40,7 +40,14 @@ type Kit struct {
 	lazy   *lazyClient
 	brk    *breaker
 
-	ops, errs atomic.Int64
+	// started and finished count commands; started is Stats.Ops, and
+	// started-finished is what is in flight: a call that finds only its own
+	// commands there is alone and may take the direct path. Two counters
+	// rather than ops plus an in-flight gauge: one atomic add fewer per
+	// call, which showed at 128 goroutines.
+	started, finished atomic.Int64
+	errs              atomic.Int64
+	direct   atomic.Int64 // calls sent on the direct path
 
 	health struct {
 		sync.Mutex
@@ -54,7 +61,17 @@ type Kit struct {
 	reg       metric.Registration
 }
 
-type clientBox struct{ c rueidis.Client }
+// clientBox holds the engine clients: c, the pipeline, and d, the direct
+// path for calls made while no other is in flight (nil when disabled;
+// see direct.go).
+type clientBox struct{ c, d rueidis.Client }
+
+func (b *clientBox) close() {
+	b.c.Close()
+	if b.d != nil {
+		b.d.Close()
+	}
+}
 
 // Open validates cfg, connects and returns a Kit. With AbortOnConnectFail
 // false (the default) and Redis unreachable, Open still returns a Kit that
@@ -93,10 +110,10 @@ func Open(ctx context.Context, cfg Config) (*Kit, error) {
 	}
 	k.dead = dead
 
-	c, err := k.connect(ctx, cfg.ConnectRetry)
+	b, err := k.connect(ctx, cfg.ConnectRetry)
 	switch {
 	case err == nil:
-		k.client.Store(&clientBox{c})
+		k.client.Store(b)
 	case cfg.AbortOnConnectFail || isAuthError(err) || ctx.Err() != nil || errors.Is(err, errConfig):
 		return nil, err
 	default:
@@ -183,14 +200,15 @@ func (k *Kit) clientOption() rueidis.ClientOption {
 // call waiting on it then fails (ErrUnavailable wrapping
 // context.DeadlineExceeded) and the next call dials again.
 //
-// With wait = CommandTimeout, a command is never failed before
-// CommandTimeout (the PING goes out after it and waits CommandTimeout),
-// and a server that stops answering is given up on at most
-// CommandTimeout + 2*gap after the call, 1.5x CommandTimeout with
-// gap = CommandTimeout/4. The bound holds whatever the caller's ctx, so a
-// command slower than CommandTimeout needs a larger CommandTimeout, not a
-// longer ctx deadline. Idle connections get a PING every gap (the
-// engine's own default is every second).
+// With wait = CommandTimeout, calls fail only once the server has left a
+// PING unanswered for CommandTimeout (a command that takes less never
+// fails this way), and at most CommandTimeout + 2*gap after they start:
+// 1.5x CommandTimeout with gap = CommandTimeout/4. The bound holds
+// whatever the caller's ctx, so a command slower than CommandTimeout
+// needs a larger CommandTimeout, not a longer ctx deadline. Idle
+// connections get a PING every gap (the engine's own default is every
+// second). The direct path (direct.go) gets the same bound from a
+// connection deadline.
 //
 // A context per call (context.WithTimeout, or one deadline shared by the
 // calls of a short window) did the same for the caller and cost 10-20%
@@ -227,7 +245,7 @@ func retryDelay(p RetryPolicy) rueidis.RetryDelayFn {
 }
 
 // connect tries to build the engine client, retrying with backoff.
-func (k *Kit) connect(ctx context.Context, retries int) (rueidis.Client, error) {
+func (k *Kit) connect(ctx context.Context, retries int) (*clientBox, error) {
 	var lastErr error
 	delay := 100 * time.Millisecond
 	for attempt := 0; attempt <= retries; attempt++ {
@@ -244,13 +262,13 @@ func (k *Kit) connect(ctx context.Context, retries int) (rueidis.Client, error) 
 			}
 			delay = min(delay*2, 5*time.Second)
 		}
-		c, err := k.newClient()
+		b, err := k.newClient()
 		if err == nil {
-			if k.cfg.Cluster.Enabled && c.Mode() != rueidis.ClientModeCluster {
-				c.Close()
-				return nil, fmt.Errorf("%w: Cluster.Enabled is set but %v is not a cluster (mode %s)", errConfig, k.cfg.Addrs, c.Mode())
+			if k.cfg.Cluster.Enabled && b.c.Mode() != rueidis.ClientModeCluster {
+				b.close()
+				return nil, fmt.Errorf("%w: Cluster.Enabled is set but %v is not a cluster (mode %s)", errConfig, k.cfg.Addrs, b.c.Mode())
 			}
-			return c, nil
+			return b, nil
 		}
 		lastErr = err
 		if isAuthError(err) {
@@ -274,13 +292,27 @@ func (k *Kit) target() string {
 	return strings.Join(k.cfg.Addrs, ",")
 }
 
-func (k *Kit) newClient() (rueidis.Client, error) {
-	c, err := rueidis.NewClient(k.clientOption())
-	if err != nil && c != nil {
-		c.Close()
-		c = nil
+func (k *Kit) newClient() (*clientBox, error) {
+	opt := k.clientOption()
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		if c != nil {
+			c.Close()
+		}
+		return nil, err
 	}
-	return c, err
+	b := &clientBox{c: c}
+	if k.cfg.Engine.DisableDirect || k.cfg.Engine.DisableAutoPipelining {
+		return b, nil
+	}
+	if b.d, err = rueidis.NewClient(directOption(opt, k.cfg.CommandTimeout, k.cfg.KeepAlive, k.cfg.ConnectTimeout)); err != nil {
+		if b.d != nil {
+			b.d.Close()
+		}
+		c.Close()
+		return nil, err
+	}
+	return b, nil
 }
 
 // connectLoop keeps connecting until it succeeds or the Kit closes.
@@ -295,13 +327,13 @@ func (k *Kit) connectLoop(lastErr error) {
 			return
 		case <-t.C:
 		}
-		c, err := k.newClient()
+		b, err := k.newClient()
 		if err == nil {
 			if k.closed.Load() {
-				c.Close()
+				b.close()
 				return
 			}
-			k.client.Store(&clientBox{c})
+			k.client.Store(b)
 			k.log.Info("redkit: connected to redis", "target", k.target())
 			return
 		}
@@ -322,7 +354,7 @@ func (k *Kit) Close() error {
 		close(k.closeCh)
 		k.wg.Wait()
 		if b := k.client.Load(); b != nil {
-			b.c.Close()
+			b.close()
 		}
 		if k.reg != nil {
 			_ = k.reg.Unregister()
@@ -368,21 +400,93 @@ func (k *Kit) Mode() string {
 // B returns a command builder, as rueidis.Client.B does.
 func (k *Kit) B() rueidis.Builder { return k.lazy.B() }
 
-func (k *Kit) begin() (rueidis.Client, func(error), error) {
+func (k *Kit) begin() (*clientBox, func(error), error) {
 	if k.closed.Load() {
 		return nil, nil, &Error{Op: "redkit: do", Kind: ErrClosed}
 	}
-	c := k.current()
-	if c == nil {
+	b := k.client.Load()
+	if b == nil {
 		return nil, nil, &Error{Op: "redkit: do", Kind: ErrUnavailable, Err: errNotConnected}
 	}
 	done, err := k.brk.allow()
 	if err != nil {
-		k.ops.Add(1)
+		k.started.Add(1)
+		k.finished.Add(1)
 		k.errs.Add(1)
 		return nil, nil, err
 	}
-	return c, done, nil
+	return b, done, nil
+}
+
+// do sends cmd on the direct path when the call is alone and its ctx
+// cannot be cancelled (see direct.go), else on the pipeline, which
+// watches ctx.Done().
+func (k *Kit) do(ctx context.Context, b *clientBox, cmd rueidis.Completed) rueidis.RedisResult {
+	defer k.finished.Add(1)
+	alone := k.started.Add(1)-k.finished.Load() == 1
+	if !alone || b.d == nil || cmd.IsBlock() || ctx.Done() != nil {
+		return b.c.Do(ctx, cmd)
+	}
+	k.direct.Add(1)
+	r := b.d.Do(ctx, cmd)
+	if errors.Is(r.Error(), errStaleConn) {
+		// Not sent: the engine dropped that connection; the pipeline has
+		// its own, watched by its reader.
+		r = b.c.Do(ctx, cmd)
+	}
+	return r
+}
+
+// doMulti is do for a batch. On a cluster a batch spans nodes, and only
+// the commands of a node whose connection was stale are resent.
+func (k *Kit) doMulti(ctx context.Context, b *clientBox, cmds []rueidis.Completed) []rueidis.RedisResult {
+	n := int64(len(cmds))
+	defer k.finished.Add(n)
+	alone := k.started.Add(n)-k.finished.Load() == n
+	if !alone || b.d == nil || ctx.Done() != nil {
+		return b.c.DoMulti(ctx, cmds...)
+	}
+	for i := range cmds {
+		if cmds[i].IsBlock() {
+			return b.c.DoMulti(ctx, cmds...)
+		}
+	}
+	k.direct.Add(1)
+	res := b.d.DoMulti(ctx, cmds...)
+	var again []int
+	for i := range res {
+		if errors.Is(res[i].Error(), errStaleConn) {
+			again = append(again, i)
+		}
+	}
+	if len(again) == len(res) {
+		return b.c.DoMulti(ctx, cmds...)
+	}
+	if len(again) > 0 {
+		resend := make([]rueidis.Completed, len(again))
+		for j, i := range again {
+			resend[j] = cmds[i]
+		}
+		for j, r := range b.c.DoMulti(ctx, resend...) {
+			res[again[j]] = r
+		}
+	}
+	return res
+}
+
+// exec is do for a Lua script.
+func (k *Kit) exec(ctx context.Context, b *clientBox, script *rueidis.Lua, keys, args []string) rueidis.RedisResult {
+	defer k.finished.Add(1)
+	alone := k.started.Add(1)-k.finished.Load() == 1
+	if !alone || b.d == nil || ctx.Done() != nil {
+		return script.Exec(ctx, b.c, keys, args)
+	}
+	k.direct.Add(1)
+	r := script.Exec(ctx, b.d, keys, args)
+	if errors.Is(r.Error(), errStaleConn) {
+		r = script.Exec(ctx, b.c, keys, args)
+	}
+	return r
 }
 
 // finish records the outcome of a call for statistics and the breaker,
@@ -421,12 +525,11 @@ func (k *Kit) finish(ctx context.Context, done func(error), err error) error {
 // (*rueidis.RedisError) or an *Error with Kind ErrUnavailable or
 // ErrClosed. Use Wrap to add the operation and key.
 func (k *Kit) Do(ctx context.Context, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
-	c, done, err := k.begin()
+	b, done, err := k.begin()
 	if err != nil {
 		return rueidis.RedisMessage{}, err
 	}
-	k.ops.Add(1)
-	msg, err := c.Do(ctx, cmd).ToMessage()
+	msg, err := k.do(ctx, b, cmd).ToMessage()
 	if err != nil {
 		err = k.finish(ctx, done, err)
 	} else {
@@ -442,12 +545,11 @@ func (k *Kit) DoMulti(ctx context.Context, cmds ...rueidis.Completed) ([]rueidis
 	if len(cmds) == 0 {
 		return nil, nil
 	}
-	c, done, err := k.begin()
+	b, done, err := k.begin()
 	if err != nil {
 		return nil, err
 	}
-	k.ops.Add(int64(len(cmds)))
-	res := c.DoMulti(ctx, cmds...)
+	res := k.doMulti(ctx, b, cmds)
 	k.finishMulti(ctx, done, res)
 	return res, nil
 }
@@ -471,12 +573,13 @@ func (k *Kit) finishMulti(ctx context.Context, done func(error), res []rueidis.R
 // client-side cache (RESP3 client tracking), with ttl as the local cap.
 // It behaves like Do otherwise.
 func (k *Kit) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) (rueidis.RedisMessage, error) {
-	c, done, err := k.begin()
+	b, done, err := k.begin()
 	if err != nil {
 		return rueidis.RedisMessage{}, err
 	}
-	k.ops.Add(1)
-	msg, err := c.DoCache(ctx, cmd, ttl).ToMessage()
+	k.started.Add(1)
+	msg, err := b.c.DoCache(ctx, cmd, ttl).ToMessage()
+	k.finished.Add(1)
 	if err != nil {
 		err = k.finish(ctx, done, err)
 	} else {
@@ -490,12 +593,13 @@ func (k *Kit) DoMultiCache(ctx context.Context, cmds ...rueidis.CacheableTTL) ([
 	if len(cmds) == 0 {
 		return nil, nil
 	}
-	c, done, err := k.begin()
+	b, done, err := k.begin()
 	if err != nil {
 		return nil, err
 	}
-	k.ops.Add(int64(len(cmds)))
-	res := c.DoMultiCache(ctx, cmds...)
+	k.started.Add(int64(len(cmds)))
+	res := b.c.DoMultiCache(ctx, cmds...)
+	k.finished.Add(int64(len(cmds)))
 	k.finishMulti(ctx, done, res)
 	return res, nil
 }
@@ -504,12 +608,11 @@ func (k *Kit) DoMultiCache(ctx context.Context, cmds ...rueidis.CacheableTTL) ([
 // the given keys and args, through the Kit like Do. On a cluster all keys
 // must hash to one slot (see HashTag).
 func (k *Kit) Exec(ctx context.Context, script *rueidis.Lua, keys, args []string) (rueidis.RedisMessage, error) {
-	c, done, err := k.begin()
+	b, done, err := k.begin()
 	if err != nil {
 		return rueidis.RedisMessage{}, err
 	}
-	k.ops.Add(1)
-	msg, err := script.Exec(ctx, c, keys, args).ToMessage()
+	msg, err := k.exec(ctx, b, script, keys, args).ToMessage()
 	if err != nil {
 		err = k.finish(ctx, done, err)
 	} else {
@@ -530,7 +633,11 @@ func (k *Kit) Ping(ctx context.Context) (time.Duration, error) {
 
 // Stats is a snapshot of a Kit's counters.
 type Stats struct {
-	Ops    int64 // commands sent (or refused by the breaker)
+	Ops int64 // commands sent (or refused by the breaker)
+	// Direct counts the calls (a command, a batch or a script) that went
+	// on the direct path: alone, with a ctx that cannot be cancelled (see
+	// EngineConfig.DisableDirect).
+	Direct int64
 	Errors int64 // commands that failed to get a reply
 	// Hits and Misses are cache lookups summed over the Kit's caches.
 	Hits, Misses int64
@@ -546,8 +653,9 @@ type Stats struct {
 // Stats returns a snapshot of the Kit's counters. It does no I/O.
 func (k *Kit) Stats() Stats {
 	s := Stats{
-		Ops:       k.ops.Load(),
+		Ops:       k.started.Load(),
 		Errors:    k.errs.Load(),
+		Direct:    k.direct.Load(),
 		Hits:      k.x.Hits.Load(),
 		Misses:    k.x.Misses.Load(),
 		Breaker:   k.brk.state(),
@@ -667,7 +775,7 @@ func (k *Kit) registerMetrics() error {
 		return fmt.Errorf("redkit: metrics: %w", err)
 	}
 	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		o.ObserveInt64(ops, k.ops.Load())
+		o.ObserveInt64(ops, k.started.Load())
 		o.ObserveInt64(errs, k.errs.Load())
 		open := int64(0)
 		if s := k.brk.state(); s == BreakerOpen || s == BreakerHalfOpen {

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package redkit
+
+import "net"
+
+// newCheckedConn cannot peek at a socket here; a connection the server
+// closed fails its next command, as in any pooled client.
+func newCheckedConn(raw net.Conn) *checkedConn { return &checkedConn{Conn: raw} }
