@@ -47,7 +47,7 @@ type Kit struct {
 	// call, which showed at 128 goroutines.
 	started, finished atomic.Int64
 	errs              atomic.Int64
-	direct   atomic.Int64 // calls sent on the direct path
+	direct            atomic.Int64 // calls sent on the direct path
 
 	health struct {
 		sync.Mutex
