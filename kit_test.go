@@ -77,8 +77,33 @@ func TestOpenCluster(t *testing.T) {
 			t.Errorf("master %s holds no keys: writes not spread over the cluster", m.Addr())
 		}
 	}
+	// The direct path (a lone caller, a ctx that cannot be cancelled)
+	// routes by slot too, for single commands and for batches over
+	// several nodes.
+	bg := context.Background()
+	var batch []rueidis.Completed
+	for i := range 30 {
+		key := "key" + strconv.Itoa(i)
+		m, err := k.Do(bg, k.B().Get().Key(key).Build())
+		if got, _ := m.ToString(); err != nil || got != strconv.Itoa(i) {
+			t.Fatalf("direct GET %s = %q, %v", key, got, err)
+		}
+		batch = append(batch, k.B().Incr().Key("n"+key).Build())
+	}
+	res, err := k.DoMulti(bg, batch...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if n, err := r.AsInt64(); err != nil || n != 1 {
+			t.Fatalf("direct batch over the cluster, INCR #%d = %d, %v", i, n, err)
+		}
+	}
+	if k.Stats().Direct < 31 {
+		t.Errorf("Stats.Direct = %d after 31 lone calls with context.Background()", k.Stats().Direct)
+	}
 	// Cross-slot commands are classified.
-	_, err := k.Do(t.Context(), k.B().Mget().Key("{a}x", "{a}y").Build())
+	_, err = k.Do(t.Context(), k.B().Mget().Key("{a}x", "{a}y").Build())
 	if err != nil {
 		t.Fatalf("MGET one slot: %v", err)
 	}
@@ -130,7 +155,9 @@ func TestSentinelFailover(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for i := 0; ; i++ {
 		v := strconv.Itoa(i)
-		_, err := k.Do(t.Context(), k.B().Set().Key("after").Value(v).Build())
+		// context.Background(): the direct path must follow the new
+		// master as the pipeline does.
+		_, err := k.Do(context.Background(), k.B().Set().Key("after").Value(v).Build())
 		if err == nil {
 			if got, _ := newMaster.Do("GET", "after"); got == v {
 				break
@@ -143,6 +170,9 @@ func TestSentinelFailover(t *testing.T) {
 	}
 	if got, _ := newMaster.Do("GET", "before"); got != "1" {
 		t.Errorf("data written before failover lost: %q", got)
+	}
+	if k.Stats().Direct == 0 {
+		t.Error("the writes after the failover did not take the direct path")
 	}
 }
 
