@@ -40,7 +40,7 @@ type collClients struct {
 	kit      *redkit.Kit
 	raw      rueidis.Client // rueidis with the Kit's engine settings
 	f        codec.Format
-	deadline context.Context // with a deadline: the Kit skips CommandTimeout
+	deadline context.Context // with a deadline (and so cancellable: the Kit keeps it on the pipeline)
 
 	items   []collItem
 	encoded []string // items[i] encoded, for the raw variants' reads
@@ -262,8 +262,8 @@ Typed operations of package collection against the same commands sent with
 plain rueidis (the Kit's engine settings) plus codec.Encode/Decode by hand —
 what the typed wrapper costs. Elements are a small struct (JSON, the default
 codec); the set and the hash hold %d of them, the leaderboard %d players. The
-collection calls run through the Kit (breaker, statistics, CommandTimeout
-when ctx has no deadline). Then the queue: one op is a full job cycle (Push,
+collection calls run through the Kit (breaker, statistics, the CommandTimeout
+watchdog, the direct path for a lone call with context.Background()). Then the queue: one op is a full job cycle (Push,
 Pop, Ack: three Lua scripts) on one queue shared by every goroutine, next to
 the classic reliable-list pattern on plain rueidis for scale. ops/s is the
 median of %d rounds of %s.`, collMembers, collMembers, env.Rounds, env.Duration)}
