@@ -42,8 +42,8 @@ type Kit struct {
 
 	// calls and folded count commands: see enter and leave.
 	calls, folded atomic.Int64
-	errs              atomic.Int64
-	direct            atomic.Int64 // calls sent on the direct path
+	errs          atomic.Int64
+	direct        atomic.Int64 // calls sent on the direct path
 
 	health struct {
 		sync.Mutex
