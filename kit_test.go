@@ -181,6 +181,23 @@ func TestTLSAndACL(t *testing.T) {
 	srv := redistest.Start(t, &redistest.Options{TLS: true, ACLUser: "app", ACLPassword: "s3cret"})
 	k := open(t, redkit.Config{Addrs: []string{srv.Addr()}, TLS: srv.TLSConfig(), Username: "app", Password: "s3cret"})
 	setGet(t, k, "tls", "ok")
+	// The direct path dials its own connections: TLS and ACL there too,
+	// and across a restart (the peek before a write sees TLS's socket).
+	for round := range 2 {
+		m, err := k.Do(context.Background(), k.B().Get().Key("tls").Build())
+		if got, _ := m.ToString(); err != nil || got != "ok" {
+			t.Fatalf("round %d: direct GET over TLS = %q, %v", round, got, err)
+		}
+		if k.Stats().Direct == 0 {
+			t.Fatalf("round %d: a lone call with context.Background() did not take the direct path", round)
+		}
+		if round == 0 {
+			srv.Restart()
+			if _, err := k.Do(context.Background(), k.B().Set().Key("tls").Value("ok").Build()); err != nil {
+				t.Fatalf("first SET over TLS after a restart: %v", err)
+			}
+		}
+	}
 
 	_, err := redkit.Open(t.Context(), redkit.Config{Addrs: []string{srv.Addr()}, TLS: srv.TLSConfig(), Username: "app", Password: "wrong"})
 	if err == nil {
