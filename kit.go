@@ -40,10 +40,17 @@ type Kit struct {
 	lazy   *lazyClient
 	brk    *breaker
 
-	// calls and folded count commands: see enter and leave.
-	calls, folded atomic.Int64
-	errs          atomic.Int64
-	direct        atomic.Int64 // calls sent on the direct path
+	// calls and folded count commands: see enter and leave. calls is
+	// written by every call from every core; the padding keeps it off
+	// the cache line of the read-mostly fields every call loads (closed,
+	// client...), which otherwise miss on each call (measured: 0.87x of
+	// the bare engine at 128 goroutines without it).
+	_      [64]byte
+	calls  atomic.Int64
+	_      [56]byte
+	folded atomic.Int64
+	errs   atomic.Int64
+	direct atomic.Int64 // calls sent on the direct path
 
 	health struct {
 		sync.Mutex
