@@ -495,9 +495,6 @@ func (k *Kit) doMulti(ctx context.Context, b *clientBox, cmds []rueidis.Complete
 			again = append(again, i)
 		}
 	}
-	if len(again) == len(res) {
-		return b.c.DoMulti(ctx, cmds...)
-	}
 	if len(again) > 0 {
 		resend := make([]rueidis.Completed, len(again))
 		for j, i := range again {
