@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -278,11 +280,8 @@ func kvOverheadNotes(results map[string]map[int][]Result) []string {
 	var notes []string
 	for _, op := range []string{"GET", "SET"} {
 		var total, kit, timeout []string
-		for _, g := range []int{1, 16, 128, 512} {
-			res, ok := results[op][g]
-			if !ok {
-				continue
-			}
+		for _, g := range slices.Sorted(maps.Keys(results[op])) {
+			res := results[op][g]
 			total = append(total, fmt.Sprintf("%d: %s", g, diff(res[kvKit], res[kvSame])))
 			kit = append(kit, fmt.Sprintf("%d: %s", g, diff(res[kvKitDeadline], res[kvSameDeadline])))
 			timeout = append(timeout, fmt.Sprintf("%d: %s", g, diff(res[kvKitCancel], res[kvKitDeadline])))

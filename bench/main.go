@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -48,6 +49,7 @@ func run() error {
 		rounds    = flag.Int("rounds", 5, "measurements per variant; the median is reported")
 		addr      = flag.String("redis-addr", "", "use this redis-server (host:port) instead of starting one; keys are written under bench:")
 		list      = flag.Bool("list", false, "list the suites and exit")
+		gList     = flag.String("goroutines", "1,16,128,512", "comma-separated concurrencies for the suites that sweep them (kv, tune)")
 	)
 	flag.Parse()
 	if *list {
@@ -55,6 +57,10 @@ func run() error {
 		return nil
 	}
 	selected, err := selectSuites(*suiteList)
+	if err != nil {
+		return err
+	}
+	goroutines, err := parseGoroutines(*gList)
 	if err != nil {
 		return err
 	}
@@ -66,7 +72,7 @@ func run() error {
 		Quick:      *quick,
 		Duration:   *duration,
 		Rounds:     max(*rounds, 1),
-		Goroutines: []int{1, 16, 128, 512},
+		Goroutines: goroutines,
 	}
 	if *quick {
 		env.Duration, env.Rounds = 100*time.Millisecond, 1
@@ -161,4 +167,17 @@ func run() error {
 		return fmt.Errorf("%d suite(s) failed: %s", len(rep.Failed), strings.Join(rep.Failed, "; "))
 	}
 	return nil
+}
+
+// parseGoroutines reads the -goroutines flag: positive integers, comma-separated.
+func parseGoroutines(list string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-goroutines: %q is not a positive integer", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

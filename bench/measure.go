@@ -48,12 +48,40 @@ type Result struct {
 	CPUPerOp time.Duration
 }
 
-// Ratio returns r's throughput over base's (0 when base has none).
+// Ratio returns r's throughput over base's (0 when base has none). When
+// both come from one Compare it is the median of the per-round ratios:
+// every round measures all variants back to back, so a round that the
+// machine made slow (a neighbour, the scheduler pairing client and server
+// on one core) is slow for both and cancels out, where the ratio of two
+// medians would set one variant's good round against the other's bad one.
 func (r Result) Ratio(base Result) float64 {
 	if base.OpsPerSec == 0 {
 		return 0
 	}
-	return r.OpsPerSec / base.OpsPerSec
+	if n := len(r.PerRound); n == 0 || n != len(base.PerRound) {
+		return r.OpsPerSec / base.OpsPerSec
+	}
+	ratios := make([]float64, 0, len(r.PerRound))
+	for k, b := range base.PerRound {
+		if b == 0 {
+			return r.OpsPerSec / base.OpsPerSec
+		}
+		ratios = append(ratios, r.PerRound[k]/b)
+	}
+	return median(ratios)
+}
+
+// median returns the middle of s (the mean of the two middle values when
+// len(s) is even), sorting s in place; 0 for an empty s.
+func median(s []float64) float64 {
+	if len(s) == 0 {
+		return 0
+	}
+	slices.Sort(s)
+	if len(s)%2 == 0 {
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return s[len(s)/2]
 }
 
 // Compare measures every variant at the given concurrency, env.Rounds
@@ -94,11 +122,7 @@ func (env *Env) Compare(goroutines int, variants ...Variant) []Result {
 			continue
 		}
 		s := slices.Clone(r.PerRound)
-		slices.Sort(s)
-		r.OpsPerSec = s[len(s)/2]
-		if len(s)%2 == 0 {
-			r.OpsPerSec = (s[len(s)/2-1] + s[len(s)/2]) / 2
-		}
+		r.OpsPerSec = median(s) // sorts s
 		r.P50 = hists[i].quantile(0.50)
 		r.P99 = hists[i].quantile(0.99)
 		if r.Ops > 0 {

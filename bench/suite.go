@@ -90,7 +90,8 @@ type Env struct {
 	// Rounds is how many times Compare measures each variant, rotating
 	// their order; it reports the median throughput.
 	Rounds int
-	// Goroutines are the standard concurrency levels: 1, 16, 128, 512.
+	// Goroutines are the concurrency levels to sweep: 1, 16, 128, 512 unless
+	// -goroutines says otherwise.
 	Goroutines []int
 
 	ctx   context.Context
