@@ -283,8 +283,8 @@ func runCache(env *Env) (*Section, error) {
 	sec := &Section{Intro: fmt.Sprintf(`
 A %d-byte JSON struct (ID, name, email, two roles). **Hot-key hit**: every
 goroutine reads one key that every contender holds in process: redkit's
-cache.Get with its near cache (decoded values in otter, invalidated by Redis
-client tracking); go-redis/cache v9 with its TinyLFU local tier (bytes,
+cache.Get with its near cache (decoded values in otter with a direct-mapped
+front table for hot keys, invalidated by Redis client tracking); go-redis/cache v9 with its TinyLFU local tier (bytes,
 msgpack-decoded per hit); rueidisaside (rueidis client-side cache, a string)
 and rueidis DoCache, both + json.Unmarshal. **Remote read**: no local tier,
 reads spread over %d keys: redkit cache.Get with the near cache off; raw

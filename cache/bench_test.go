@@ -49,6 +49,47 @@ func BenchmarkNearHit(b *testing.B) {
 	}
 }
 
+// BenchmarkNearHitSpread reads 4,096 keys in turn, all in the near
+// cache: the case where no key stays in the front table (they share its
+// slots), so a hit costs the front's miss plus the tier's lookup.
+func BenchmarkNearHitSpread(b *testing.B) {
+	_, k := single(b)
+	c := cache.New[benchUser](k, "b", nearOpts())
+	defer c.Close()
+	ctx := context.Background()
+	keys := make([]string, 4096)
+	for i := range keys {
+		keys[i] = "k" + strconv.Itoa(i)
+		mustSet(b, c, keys[i], benchValue, time.Hour)
+		c.Get(ctx, keys[i])
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, ok, _ := c.Get(ctx, keys[i&4095]); !ok {
+				b.Fatal("miss")
+			}
+			i++
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(64)
+		var seq atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(seq.Add(997))
+			for pb.Next() {
+				c.Get(ctx, keys[i&4095])
+				i++
+			}
+		})
+	})
+	if st := c.Stats(); st.RemoteHits != 4096 {
+		b.Fatalf("Stats = %+v; want every read after the first a near hit", st)
+	}
+}
+
 func BenchmarkRemoteGet(b *testing.B) {
 	_, k := single(b)
 	c := cache.New[benchUser](k, "b", nil)

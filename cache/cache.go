@@ -55,6 +55,7 @@ type Cache[T any] struct {
 	stale *otter.Cache[string, *entry[T]]
 	clock *otter.CoarseClock
 	gen   *gens
+	front *front[T] // in front of near (see front)
 
 	sf         singleflight.Group
 	fills      *[nFills]atomic.Uint64 // see mustRecheck
@@ -118,7 +119,8 @@ func New[T any](k *redkit.Kit, name string, opts *Options) *Cache[T] {
 		c.clock = otter.NewCoarseClock(clockResolution)
 	}
 	if o.near {
-		c.near = newTier[T](o.nearMax)
+		c.front = &front[T]{seed: maphash.MakeSeed()}
+		c.near = newNearTier(o.nearMax, c.front)
 		c.gen = &gens{seed: maphash.MakeSeed()}
 		c.unsub = c.st.OnInvalidate(c.onInvalidate)
 	}

@@ -17,7 +17,10 @@
 //     changed it: this process, another one, or redis-cli. A dropped
 //     connection or FLUSHALL empties it; no value is kept past its expiry
 //     in Redis; a read that races an invalidation cannot bring the old
-//     value back. A near hit costs no allocation.
+//     value back. A near hit costs no allocation; a key read often is
+//     served from a small direct-mapped table in front of otter (a hash,
+//     an atomic load and a string compare), which follows otter's
+//     deletions, so it never serves what otter dropped.
 //   - Tags (SetWithTags, GetOrSetWithTags, Tag, DeleteByTag) and
 //     DeleteByPattern (SCAN on every master, UNLINK in batches).
 //   - Stats and OpenTelemetry counters: hits by tier, misses, loads, load

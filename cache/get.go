@@ -42,7 +42,7 @@ func (c *Cache[T]) Get(ctx context.Context, key string) (T, bool, error) {
 				c.m.miss()
 				return zero, false, nil
 			}
-			c.m.hitNear()
+			c.nearHit(key)
 			return c.out(e.v), true, nil
 		}
 	}
@@ -214,7 +214,7 @@ func (c *Cache[T]) GetMany(ctx context.Context, keys ...string) (map[string]T, e
 				if e.neg {
 					c.m.miss()
 				} else {
-					c.m.hitNear()
+					c.nearHit(key)
 					out[key] = c.out(e.v)
 				}
 				continue

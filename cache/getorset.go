@@ -83,7 +83,7 @@ func (c *Cache[T]) getOrSet(ctx context.Context, key string, load func(ctx conte
 				c.m.miss()
 				return zero, notFound(key)
 			}
-			c.m.hitNear()
+			c.nearHit(key)
 			c.maybeRefresh(ctx, e, key, load, ttl, tags)
 			return c.out(e.v), nil
 		}

@@ -2,14 +2,21 @@ package cache
 
 import (
 	"hash/maphash"
+	mrand "math/rand/v2"
 	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
 )
 
-// entry is a decoded value as the in-process tiers keep it.
+// entry is a decoded value as the in-process tiers keep it. An entry is
+// never changed once it is in a tier: a new value is a new entry.
 type entry[T any] struct {
+	key string // the key it is stored under in the near tier (for front)
+	// gone is 1 once the near tier dropped it (see front). A plain uint32
+	// used through atomic.LoadUint32/StoreUint32, not an atomic.Bool:
+	// entries are built and passed by value before they enter a tier.
+	gone  uint32
 	v     T
 	neg   bool  // a remembered "not found" (NegativeTTL)
 	exp   int64 // expiry in Redis, Unix ms; 0 when unknown or none
@@ -38,8 +45,75 @@ func (c *Cache[T]) live(e *entry[T]) bool {
 	return c.clock.NowNano()+int64(clockResolution) < e.until
 }
 
+// nFront is the number of slots of the front table.
+const nFront = 1024
+
+// front is a direct-mapped table of entries in front of the near tier: a
+// slot, chosen by the key's hash, holds the entry last read from the tier
+// for a key with that hash. A hit there is a hash, an atomic load and a
+// string compare (about a third of an otter lookup, which also hashes,
+// probes and records the read for its eviction policy), and that is what
+// makes a hot key cheap to read; keys that share a slot take turns in it
+// and are served by the tier meanwhile.
+//
+// The front holds only entries that are in the tier. The tier's
+// OnAtomicDeletion marks every entry it drops (invalidated, replaced,
+// evicted, expired, cleared) as gone and then clears its slot; a reader
+// that puts an entry in a slot checks the mark afterwards. Either the mark
+// comes after that check, and the slot is cleared after the put, or the
+// reader sees the mark and clears the slot itself: an entry never outlives
+// its deletion from the tier, so invalidation and eviction apply to the
+// front as they do to the tier. (Checking the tier instead of the mark is
+// not enough: otter calls the hook before the replacing value is visible
+// to readers, and a read in between still finds the old one.) Hand-written because no cache library
+// offers such a front: otter's read path is already the fast general one.
+type front[T any] struct {
+	seed  maphash.Seed
+	slots [nFront]atomic.Pointer[entry[T]]
+}
+
+func (f *front[T]) slot(key string) *atomic.Pointer[entry[T]] {
+	return &f.slots[maphash.String(f.seed, key)&(nFront-1)]
+}
+
+// drop marks e gone and clears its slot if it still holds e.
+func (f *front[T]) drop(e *entry[T]) {
+	atomic.StoreUint32(&e.gone, 1)
+	f.slot(e.key).CompareAndSwap(e, nil)
+}
+
+// frontPromote is how often (one tier hit in frontPromote+1, a power of
+// two) a near hit served by the tier puts its entry in the front. A
+// variable so that a test can make every hit do it.
+var frontPromote uint32 = 15
+
+// frontTouch is how often (one hit in frontTouch) a near hit is also
+// passed to the tier, so that its eviction policy still sees a key served
+// from the front as used.
+const frontTouch = 64
+
+// nearHit counts a near hit of key (see frontTouch).
+func (c *Cache[T]) nearHit(key string) {
+	if c.m.hitNear()%frontTouch == 0 {
+		c.near.GetIfPresent(key)
+	}
+}
+
+// newNearTier returns the near tier: a tier whose deletions clear f.
+func newNearTier[T any](maxEntries int, f *front[T]) *otter.Cache[string, *entry[T]] {
+	return otter.Must(&otter.Options[string, *entry[T]]{
+		MaximumSize: maxEntries,
+		// Runs under the tier's bucket lock: only an atomic CAS here.
+		OnAtomicDeletion: func(ev otter.DeletionEvent[string, *entry[T]]) { f.drop(ev.Value) },
+	})
+}
+
 // nearGet returns key's live near-cache entry.
 func (c *Cache[T]) nearGet(key string) (*entry[T], bool) {
+	slot := c.front.slot(key)
+	if e := slot.Load(); e != nil && e.key == key && c.live(e) {
+		return e, true
+	}
 	e, ok := c.near.GetIfPresent(key)
 	if !ok {
 		return nil, false
@@ -47,6 +121,18 @@ func (c *Cache[T]) nearGet(key string) (*entry[T], bool) {
 	if !c.live(e) {
 		c.dropExpired(c.near, key, e)
 		return nil, false
+	}
+	// One tier hit in frontPromote takes the slot: a key read often gets
+	// it soon, and keys that share a slot, or a spread of keys none of
+	// them hot, do not write the slot on every read (a write per read made
+	// BenchmarkNearHitSpread/parallel 3x slower, the line moving between
+	// cores). Then, see front: put, and check that the tier has not
+	// dropped e.
+	if mrand.Uint32()&frontPromote == 0 {
+		slot.Store(e)
+		if atomic.LoadUint32(&e.gone) == 1 {
+			slot.CompareAndSwap(e, nil)
+		}
 	}
 	return e, true
 }
@@ -121,6 +207,7 @@ func (c *Cache[T]) nearPut(key string, e entry[T], tok uint64) {
 	if e.until <= now.UnixNano() || c.gen.token(key) != tok {
 		return
 	}
+	e.key = key
 	c.near.Set(key, &e)
 	if c.gen.token(key) != tok {
 		c.near.Invalidate(key)
