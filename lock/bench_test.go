@@ -1,6 +1,7 @@
 package lock_test
 
 import (
+	"context"
 	"strconv"
 	"sync"
 	"testing"
@@ -32,7 +33,7 @@ func BenchmarkAcquireRelease(b *testing.B) {
 // One key, 8 goroutines: every cycle is a handoff.
 func BenchmarkContended8(b *testing.B) {
 	l, _, _ := newLocker(b, nil)
-	ctx := b.Context()
+	ctx := context.Background()
 	b.ReportAllocs()
 	var wg sync.WaitGroup
 	per := b.N/8 + 1

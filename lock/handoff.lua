@@ -14,9 +14,13 @@ end
 -- Expired entries are dropped. With check, a waiter whose channel has no
 -- subscriber (its process died or lost its subscription) is dropped too.
 -- When self is given and is the first live waiter, its entry is removed
--- and 'self' returned, for the caller to take the lock. Returns the new
--- owner's token, 'self', or false when no live waiter is left.
-local function handoff(self, check)
+-- and 'self' returned, for the caller to take the lock. When mine (the
+-- caller Locker's channel) is given and the new owner waits on it, nothing
+-- is published: the caller wakes its own waiter from the reply, a hop
+-- through pub/sub shorter. Returns the new owner's token, 'self', or false
+-- when no live waiter is left; and, second, the fence when the new owner
+-- is the caller's own waiter (not published), else 0.
+local function handoff(self, check, mine)
   local now = nil
   while true do
     local head = redis.call('LPOP', KEYS[3])
@@ -33,13 +37,17 @@ local function handoff(self, check)
           return 'self'
         end
         local fence = redis.call('INCR', KEYS[2])
+        if mine and ch == mine then
+          redis.call('SET', KEYS[1], head, 'PX', ttl)
+          return head, fence
+        end
         local n = 1
         if ch ~= '' then
           n = redis.call('PUBLISH', ch, string.format('%d %s', fence, head))
         end
         if n > 0 or not check then
           redis.call('SET', KEYS[1], head, 'PX', ttl)
-          return head
+          return head, 0
         end
       end
     end

@@ -425,7 +425,10 @@ func (l *Locker) Release(ctx context.Context, key, token string) (bool, error) {
 }
 
 // releaseKeys releases the mutex key if token holds it, queueing this
-// Locker's parked waiters for it in the same script.
+// Locker's parked waiters for it in the same script, and wakes the new
+// owner when it is one of this Locker's waiters (the script publishes only
+// to other Lockers). If the reply is lost, that waiter finds the lock
+// handed to it at its next poll.
 func (l *Locker) releaseKeys(ctx context.Context, key string, keys []string, token string) (bool, error) {
 	args := append([]string{token, l.checkReceivers(), l.leaseMS, l.channel}, l.takeParked(key)...)
 	msg, err := l.kit.Exec(ctx, releaseScript, keys, args)
@@ -442,6 +445,12 @@ func (l *Locker) releaseKeys(ctx context.Context, key string, keys []string, tok
 	}
 	to, _ := arr[1].ToString()
 	l.released(key, token, to)
+	if len(arr) > 2 {
+		// Handed to a waiter of ours: the script published nothing.
+		if fence, _ := arr[2].AsInt64(); fence > 0 && to != "" {
+			l.deliver(to, fence)
+		}
+	}
 	return ok == 1, nil
 }
 

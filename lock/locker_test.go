@@ -5,6 +5,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -372,6 +373,7 @@ func TestWaiterPollsAfterExpiry(t *testing.T) {
 func TestContentionInProcess(t *testing.T) {
 	l, _, srv := newLocker(t, nil)
 	ctx := t.Context()
+	do(t, srv, "CONFIG", "RESETSTAT")
 	const workers, rounds = 8, 50
 	var (
 		mu     sync.Mutex
@@ -419,6 +421,13 @@ func TestContentionInProcess(t *testing.T) {
 	}
 	if v := do(t, srv, "EXISTS", "lt:lock:{hot}", "lt:lock:{hot}:q", "lt:lock:{hot}:w"); v != "0" {
 		t.Errorf("%s keys left, want 0", v)
+	}
+	// Every handoff went to a waiter of the same Locker, which the
+	// releaser wakes from the script's reply: nothing goes through pub/sub.
+	for line := range strings.Lines(do(t, srv, "INFO", "commandstats")) {
+		if strings.HasPrefix(line, "cmdstat_publish:") {
+			t.Errorf("handoffs within one Locker published: %s", strings.TrimSpace(line))
+		}
 	}
 }
 

@@ -94,9 +94,14 @@ func (l *Locker) onMessage(m rueidis.PubSubMessage) {
 	if err != nil {
 		return
 	}
-	// A token nobody waits for any more is ignored: its waiter either
-	// got the lock by polling, or is abandoning it (and its abandon
-	// script releases what was handed to it).
+	l.deliver(token, fence)
+}
+
+// deliver wakes the waiter of token, which was handed the lock with fence.
+// A token nobody waits for any more is ignored: its waiter either got the
+// lock by polling, or is abandoning it (and its abandon script releases
+// what was handed to it).
+func (l *Locker) deliver(token string, fence int64) {
 	if v, ok := l.waiters.Load(token); ok {
 		select {
 		case v.(*waiter).ch <- fence:

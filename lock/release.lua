@@ -5,8 +5,10 @@
 -- ARGV[5..] pairs of token, ttl ms: waiters of the caller's Locker that
 -- arrived while it held the lock; they join the queue first (behind
 -- those already in it), saving each a round trip.
--- Returns {1, new owner's token or ''} when released, {0, ''} when the
--- token did not hold the lock.
+-- Returns {1, new owner's token or '', fence} when released, {0, '', 0}
+-- when the token did not hold the lock. fence is non-zero when the new
+-- owner is a waiter of the caller's Locker: then nothing was published,
+-- and the caller wakes it with that fence.
 local n = #ARGV
 if n > 4 then
   local lease = tonumber(ARGV[3])
@@ -25,11 +27,11 @@ if cur ~= ARGV[1] then
   if not cur and n > 4 then
     handoff(nil, ARGV[2] == '1') -- free (expired): serve who just queued
   end
-  return {0, ''}
+  return {0, '', 0}
 end
 redis.call('DEL', KEYS[1])
-local to = false
+local to, fence = false, 0
 if redis.call('EXISTS', KEYS[3]) == 1 then
-  to = handoff(nil, ARGV[2] == '1')
+  to, fence = handoff(nil, ARGV[2] == '1', ARGV[4] ~= '' and ARGV[4] or nil)
 end
-return {1, to or ''}
+return {1, to or '', fence or 0}
