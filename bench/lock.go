@@ -203,7 +203,8 @@ func runLock(env *Env) (*Section, error) {
 	return &Section{
 		Intro: "Acquire + release cycles. redkit: `lock.Locker.Acquire` then `Lock.Release` " +
 			"(FIFO queue beside the lock; a release hands the lock to the first waiter and " +
-			"publishes to it, and queues the Locker's own parked waiters in the same script; " +
+			"wakes it: from the script's reply when the waiter is the same Locker's, by pub/sub " +
+			"otherwise; it queues the Locker's own parked waiters in the same script; " +
 			"fallback poll 200ms). redsync v4 over go-redis v9 (its defaults, " +
 			"tries unbounded), bsm/redislock over go-redis v9 (1ms linear retry), rueidislock " +
 			"(its defaults: 2 of 3 keys, woken by client-side-caching invalidations). " +
@@ -219,7 +220,7 @@ func runLock(env *Env) (*Section, error) {
 			"Targets use redkit with its defaults (first row); the last row is the same Locker on a Kit with `Engine.DisableAutoPipelining`, not counted as a peer.",
 			"redsync's contended throughput comes from starvation: the goroutine that releases re-acquires at once while the others sleep 50-250ms (see its fairness), so its cycles/s is close to one goroutine's uncontended rate.",
 			"bsm/redislock's 1ms retry is the fastest setting we tried for it (its README uses 100ms): it makes a waiter ready about once per cycle, at the cost of Redis load from the polling.",
-			"The uncontended gap is the engine's, not the lock's: both do one script per acquire and one per release, but a Kit's auto-pipelined rueidis connection hands every call to a writer and a reader goroutine, which at one goroutine costs more latency and CPU than go-redis's synchronous pool (compare the DisableAutoPipelining row).",
+			"Uncontended, every contender but rueidislock makes two round trips per cycle (redkit: one script to acquire, one to release, both on the Kit's direct path at one goroutine), so the cycle rate is the machine's round-trip time: on the 2-core VM a round's rate moves by up to 3x with how client and server share the cores (see the per-round spread in the log), more than the clients differ; compare CPU/op.",
 			"Fairness counts every cycle of the contended comparison (warm-up and all rounds).",
 			"The p99 target is expressed as 5ms over the measured p99, so ≥ 1.00x means p99 ≤ 5ms; the fairness target is the ratio itself.",
 		},
