@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -30,39 +29,22 @@ func runAB(env *Env) (*Section, error) {
 		return nil, err
 	}
 	cl.add(other.Close)
-	kit, a, a2, v := c.kit, c.same, other, c.value
-
+	// The kv suite's own variants; A' is the same with other as the client.
+	c2 := *c
+	c2.same = other
+	pick := func(vs, vs2 []Variant) []Variant {
+		return []Variant{
+			{"redkit Kit", vs[kvKit].Op},
+			{"rueidis A", vs[kvSame].Op},
+			{"rueidis A'", vs2[kvSame].Op},
+		}
+	}
 	ops := []struct {
 		name     string
 		variants []Variant
 	}{
-		{"GET", []Variant{
-			{"redkit Kit", func(ctx context.Context, g, i int) error {
-				msg, err := kit.Do(ctx, kit.B().Get().Key(c.key(g, i)).Build())
-				if err != nil {
-					return err
-				}
-				return checkLen(msg.ToString())
-			}},
-			{"rueidis A", func(ctx context.Context, g, i int) error {
-				return checkLen(a.Do(ctx, a.B().Get().Key(c.key(g, i)).Build()).ToString())
-			}},
-			{"rueidis A'", func(ctx context.Context, g, i int) error {
-				return checkLen(a2.Do(ctx, a2.B().Get().Key(c.key(g, i)).Build()).ToString())
-			}},
-		}},
-		{"SET", []Variant{
-			{"redkit Kit", func(ctx context.Context, g, i int) error {
-				_, err := kit.Do(ctx, kit.B().Set().Key(c.key(g, i)).Value(v).Build())
-				return err
-			}},
-			{"rueidis A", func(ctx context.Context, g, i int) error {
-				return a.Do(ctx, a.B().Set().Key(c.key(g, i)).Value(v).Build()).Error()
-			}},
-			{"rueidis A'", func(ctx context.Context, g, i int) error {
-				return a2.Do(ctx, a2.B().Set().Key(c.key(g, i)).Value(v).Build()).Error()
-			}},
-		}},
+		{"GET", pick(c.getVariants(), c2.getVariants())},
+		{"SET", pick(c.setVariants(), c2.setVariants())},
 	}
 	sec := &Section{Intro: fmt.Sprintf(`
 The kv suite's GET and SET (ctx = context.Background()) through the Kit and

@@ -65,10 +65,10 @@ type statCell struct {
 	_       [48]byte
 }
 
-// hitNear counts a near hit and returns the count of its cell. It is the only counter on the hottest path,
-// where many goroutines hit one key: a single atomic there costs more than
-// the lookup, so it is striped, and the Kit's total gets near hits in
-// batches.
+// hitNear counts a near hit and returns the count of its cell. It is the
+// only counter on the hottest path, where many goroutines hit one key: a
+// single atomic there costs more than the lookup, so it is striped, and
+// the Kit's total gets near hits in batches.
 //
 // The stripe comes from a token in a sync.Pool, which keeps one item per P
 // without atomics: a core gets the same token, so the same cell, call after

@@ -65,8 +65,10 @@ const nFront = 1024
 // its deletion from the tier, so invalidation and eviction apply to the
 // front as they do to the tier. (Checking the tier instead of the mark is
 // not enough: otter calls the hook before the replacing value is visible
-// to readers, and a read in between still finds the old one.) Hand-written because no cache library
-// offers such a front: otter's read path is already the fast general one.
+// to readers, and a read in between still finds the old one.)
+//
+// Hand-written because no cache library offers such a front: otter's read
+// path is already the fast general one.
 type front[T any] struct {
 	seed  maphash.Seed
 	slots [nFront]atomic.Pointer[entry[T]]
@@ -122,7 +124,7 @@ func (c *Cache[T]) nearGet(key string) (*entry[T], bool) {
 		c.dropExpired(c.near, key, e)
 		return nil, false
 	}
-	// One tier hit in frontPromote takes the slot: a key read often gets
+	// One tier hit in frontPromote+1 takes the slot: a key read often gets
 	// it soon, and keys that share a slot, or a spread of keys none of
 	// them hot, do not write the slot on every read (a write per read made
 	// BenchmarkNearHitSpread/parallel 3x slower, the line moving between
