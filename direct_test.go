@@ -2,9 +2,11 @@ package redkit_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/rueidis"
 
@@ -12,8 +14,9 @@ import (
 	"github.com/redkit-go/redkit/redistest"
 )
 
-// A sequential caller with a ctx that cannot be cancelled takes the direct
-// path; a cancellable ctx takes the pipeline; DisableDirect turns it off.
+// A sequential caller takes the direct path, whatever its ctx (one that
+// cannot be cancelled, a request's with a deadline, one that can be
+// cancelled); blocking commands do not; DisableDirect turns it off.
 func TestDirectPathRouting(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, nil)
@@ -36,12 +39,21 @@ func TestDirectPathRouting(t *testing.T) {
 			t.Errorf("DisableDirect=%v: Stats().Direct = %d after 11 sequential calls, want %d", disable, got, want)
 		}
 		before := k.Stats().Direct
-		if _, err := k.Do(t.Context(), k.B().Get().Key("d").Build()); err != nil {
-			t.Fatalf("GET: %v", err)
+		dctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		for _, ctx := range []context.Context{t.Context(), dctx} {
+			if _, err := k.Do(ctx, k.B().Get().Key("d").Build()); err != nil {
+				t.Fatalf("GET: %v", err)
+			}
 		}
-		if got := k.Stats().Direct; got != before {
-			t.Errorf("a call with a cancellable ctx went on the direct path")
+		cancel()
+		want = before + 2
+		if disable {
+			want = 0
 		}
+		if got := k.Stats().Direct; got != want {
+			t.Errorf("DisableDirect=%v: Stats().Direct = %d after 2 calls with request contexts, want %d", disable, got, want)
+		}
+		before = k.Stats().Direct
 		// Blocking commands keep their dedicated connections.
 		if _, err := k.Do(bg, k.B().Blpop().Key("empty").Timeout(0.01).Build()); !rueidis.IsRedisNil(err) {
 			t.Errorf("BLPOP on an empty list = %v, want nil reply", err)
@@ -130,5 +142,61 @@ func TestDirectPathUnderChangingLoad(t *testing.T) {
 	}
 	if k.Stats().Direct == 0 {
 		t.Error("the lone goroutine never took the direct path")
+	}
+}
+
+// A request's ctx on the direct path: a cancellation or a deadline breaks
+// a read the server does not answer, well before CommandTimeout; the
+// connection is discarded, so the late reply is never read as the answer
+// to the next command; and a caller giving up is no failure to the
+// breaker.
+func TestDirectPathRequestContext(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	k := open(t, redkit.Config{URL: srv.URL(), CommandTimeout: 20 * time.Second,
+		Breaker: redkit.BreakerPolicy{FailureThreshold: 1}})
+	bg := context.Background()
+	for _, kv := range [][2]string{{"a", "A"}, {"b", "B"}, {"c", "C"}} {
+		if _, err := k.Do(bg, k.B().Set().Key(kv[0]).Value(kv[1]).Build()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancelled, cancel := context.WithCancel(bg)
+	time.AfterFunc(200*time.Millisecond, cancel)
+	deadline, cancel2 := context.WithTimeout(bg, 200*time.Millisecond)
+	defer cancel2()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		key  string
+		want error
+	}{
+		{"cancelled", cancelled, "a", context.Canceled},
+		{"deadline", deadline, "b", context.DeadlineExceeded},
+	} {
+		srv.Pause(0)
+		direct := k.Stats().Direct
+		start := time.Now()
+		_, err := k.Do(c.ctx, k.B().Get().Key(c.key).Build())
+		took := time.Since(start)
+		srv.Resume()
+		if !errors.Is(err, c.want) {
+			t.Fatalf("%s: GET on a paused server = %v, want %v", c.name, err, c.want)
+		}
+		if took > 5*time.Second {
+			t.Errorf("%s: the call returned after %s: the ctx did not break the read", c.name, took)
+		}
+		if k.Stats().Direct != direct+1 {
+			t.Errorf("%s: the call did not take the direct path", c.name)
+		}
+		// The server now answers the abandoned GET on that connection;
+		// the next command must get its own reply.
+		m, err := k.Do(bg, k.B().Get().Key("c").Build())
+		if got, _ := m.ToString(); err != nil || got != "C" {
+			t.Fatalf("%s: GET c after the abandoned call = %q, %v; want \"C\" (a connection was reused mid-reply)", c.name, got, err)
+		}
+	}
+	if s := k.Stats(); s.Breaker != redkit.BreakerClosed {
+		t.Errorf("breaker %s after callers gave up (threshold 1): a cancelled call counted as a failure", s.Breaker)
 	}
 }

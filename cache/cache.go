@@ -14,7 +14,7 @@ import (
 
 	"github.com/redkit-go/redkit"
 	"github.com/redkit-go/redkit/codec"
-	"github.com/redkit-go/redkit/internal/kitx"
+	"github.com/redkit-go/redkit/internal/engine"
 )
 
 // ErrValueTooLarge is returned (wrapped, with the key) by the calls that
@@ -43,7 +43,7 @@ const negMarker = codec.Marker + "\xfe"
 // goroutines); Close is harmless otherwise.
 type Cache[T any] struct {
 	k      *redkit.Kit
-	st     *kitx.State
+	st     *engine.Hooks
 	name   string
 	prefix string // prefix + name + ":"
 	side   string // prefix + name + "#": lock, meta and tag keys
@@ -105,7 +105,7 @@ func New[T any](k *redkit.Kit, name string, opts *Options) *Cache[T] {
 	}
 	c := &Cache[T]{
 		k:      k,
-		st:     kitx.Of(k),
+		st:     engine.HooksOf(k.Client()),
 		name:   name,
 		prefix: k.Key(name) + ":",
 		side:   k.Key(name) + "#",

@@ -9,7 +9,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/redkit-go/redkit/internal/kitx"
+	"github.com/redkit-go/redkit/internal/engine"
 	"github.com/redkit-go/redkit/internal/telemetry"
 )
 
@@ -42,7 +42,7 @@ func (c *Cache[T]) Stats() Stats {
 // counters are read by OpenTelemetry at collection time (asynchronous
 // instruments), so the hot path pays one atomic add per event.
 type counters struct {
-	st                                           *kitx.State
+	st                                           *engine.Hooks
 	near                                         *[nStats]statCell
 	remoteHits, misses                           atomic.Int64
 	loads, loadErrors, staleServed, decodeErrors atomic.Int64
@@ -130,7 +130,7 @@ func (m *counters) miss() {
 
 // register creates the cache's instruments; failures only lose metrics
 // and are logged.
-func (m *counters) register(st *kitx.State, name string) {
+func (m *counters) register(st *engine.Hooks, name string) {
 	m.st = st
 	m.near = new([nStats]statCell)
 	t := st.Tel

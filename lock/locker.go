@@ -13,7 +13,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/redkit-go/redkit"
-	"github.com/redkit-go/redkit/internal/kitx"
+	"github.com/redkit-go/redkit/internal/engine"
 	"github.com/redkit-go/redkit/internal/telemetry"
 )
 
@@ -71,7 +71,7 @@ func New(k *redkit.Kit, opts *Options) *Locker {
 	if k == nil {
 		panic("lock: New with nil Kit")
 	}
-	st := kitx.Of(k)
+	st := engine.HooksOf(k.Client())
 	o := opts.normalize(st.Tel.Logger)
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Locker{

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/redkit-go/redkit"
-	"github.com/redkit-go/redkit/internal/kitx"
+	"github.com/redkit-go/redkit/internal/engine"
 )
 
 // Defaults for RedlockOptions.
@@ -94,7 +94,7 @@ func NewRedlockWithOptions(opts *RedlockOptions, kits ...*redkit.Kit) *Redlock {
 		o.DriftFactor = DefaultDriftFactor
 	}
 	if o.Logger == nil {
-		o.Logger = kitx.Of(kits[0]).Tel.Logger
+		o.Logger = engine.HooksOf(kits[0].Client()).Tel.Logger
 	}
 	return &Redlock{kits: append([]*redkit.Kit(nil), kits...), quorum: len(kits)/2 + 1, opts: o, log: o.Logger}
 }

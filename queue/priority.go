@@ -17,7 +17,7 @@ import (
 
 	"github.com/redkit-go/redkit"
 	"github.com/redkit-go/redkit/codec"
-	"github.com/redkit-go/redkit/internal/kitx"
+	"github.com/redkit-go/redkit/internal/engine"
 )
 
 var (
@@ -121,7 +121,7 @@ func NewPriority[T any](k *redkit.Kit, name string, opts *Options) *Priority[T] 
 	q.visArg = strconv.FormatInt(max(q.vis.Milliseconds(), 1), 10)
 	q.batch = strconv.Itoa(q.reclaim)
 
-	tel := kitx.Of(k).Tel
+	tel := engine.HooksOf(k.Client()).Tel
 	counter := func(n, desc string) metric.Int64Counter {
 		c, _ := tel.Meter.Int64Counter(tel.Name("queue."+n), metric.WithDescription(desc))
 		return c

@@ -1,6 +1,7 @@
-package redkit
+package engine
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -46,6 +47,10 @@ func newBreaker(p BreakerPolicy, onChange func(from, to BreakerState)) *breaker 
 		MaxRequests: uint32(p.SuccessThreshold),
 		Timeout:     p.RecoveryTimeout,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= threshold },
+		// A call whose caller gave up is neither a success nor a failure:
+		// in half-open, cancelled probes must not close the breaker while
+		// Redis is still down.
+		IsExcluded: func(err error) bool { return errors.Is(err, errCallerGone) },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			b.notClose.Store(to != gobreaker.StateClosed)
 			if to == gobreaker.StateOpen {
@@ -96,31 +101,29 @@ func (b *breaker) allow() (done func(error), err error) {
 	return done, nil
 }
 
-// report records an outcome: failed is true for a transport failure.
-// done is what allow returned.
-func (b *breaker) report(done func(error), failed bool, err error) {
+// report records an outcome: err is nil for a success (a reply, even an
+// error reply), errCallerGone for a call whose ctx ended (excluded from
+// the counts), else the transport failure. done is what allow returned.
+func (b *breaker) report(done func(error), err error) {
 	if b == nil {
 		return
 	}
+	failed := err != nil && !errors.Is(err, errCallerGone)
 	if failed {
 		e := err // a copy, so err itself does not escape on the success path
 		b.lastErr.Store(&e)
 	}
 	if done != nil {
+		done(err)
 		if failed {
-			done(err)
-		} else {
-			done(nil)
-		}
-		if !failed {
-			b.dirty.Store(false)
-		} else {
 			b.dirty.Store(true)
+		} else if err == nil {
+			b.dirty.Store(false)
 		}
 		return
 	}
-	if !failed && !b.dirty.Load() {
-		return // fast path: closed, nothing to reset
+	if err == nil && !b.dirty.Load() || errors.Is(err, errCallerGone) {
+		return // fast path: closed, nothing to reset; or nothing to say
 	}
 	d, aerr := b.cb.Allow()
 	if aerr != nil {
@@ -128,9 +131,8 @@ func (b *breaker) report(done func(error), failed bool, err error) {
 	}
 	if failed {
 		b.dirty.Store(true)
-		d(err)
 	} else {
 		b.dirty.Store(false)
-		d(nil)
 	}
+	d(err)
 }

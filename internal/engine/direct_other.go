@@ -1,6 +1,6 @@
 //go:build !unix
 
-package redkit
+package engine
 
 import "net"
 

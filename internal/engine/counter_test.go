@@ -1,4 +1,4 @@
-package redkit
+package engine
 
 import (
 	"sync"
@@ -8,7 +8,7 @@ import (
 // The packed command counter keeps Ops exact across folds and tells a
 // lone call from one that overlaps another.
 func TestCallCounter(t *testing.T) {
-	var k Kit
+	var k Engine
 	if got := k.enter(1); got != 1 {
 		t.Fatalf("first enter = %d in flight, want 1", got)
 	}

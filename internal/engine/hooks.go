@@ -1,8 +1,4 @@
-// Package kitx is the plumbing shared between the root redkit package and
-// the packages built on a Kit (cache, lock, ...): telemetry, the near-cache
-// invalidation fan-out and cache hit counters. It is internal so that the
-// public Kit API stays what users need.
-package kitx
+package engine
 
 import (
 	"sync"
@@ -13,8 +9,11 @@ import (
 	"github.com/redkit-go/redkit/internal/telemetry"
 )
 
-// State is the per-Kit shared state.
-type State struct {
+// Hooks is what redkit's packages need from the engine besides calls:
+// telemetry, the near-cache invalidation fan-out and the cache lookup
+// counts that Kit.Stats sums. A package gets it with HooksOf(kit.Client()).
+type Hooks struct {
+	// Tel is the Kit's logger, meter and tracer.
 	Tel *telemetry.T
 
 	// Hits and Misses are cache lookups, summed over every cache on the
@@ -31,16 +30,12 @@ type listener struct {
 	fn func(keys []string)
 }
 
-// Of returns the State of a *redkit.Kit. The root package sets it at init;
-// it is a variable, not an import, because the root package imports kitx.
-var Of func(kit any) *State
-
 // OnInvalidate registers fn to be called with the keys Redis invalidated
 // (client tracking), or with nil when everything must be flushed (FLUSHALL,
 // or the tracking connection dropped). fn must be fast and must not block:
 // it runs on the engine's connection goroutine. The returned func removes
 // the registration.
-func (s *State) OnInvalidate(fn func(keys []string)) (remove func()) {
+func (s *Hooks) OnInvalidate(fn func(keys []string)) (remove func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID++
@@ -65,8 +60,8 @@ func (s *State) OnInvalidate(fn func(keys []string)) (remove func()) {
 	}
 }
 
-// Invalidate is the engine's OnInvalidations callback.
-func (s *State) Invalidate(msgs []rueidis.RedisMessage) {
+// invalidate is the engine's OnInvalidations callback.
+func (s *Hooks) invalidate(msgs []rueidis.RedisMessage) {
 	p := s.listeners.Load()
 	if p == nil || len(*p) == 0 {
 		return
@@ -86,4 +81,13 @@ func (s *State) Invalidate(msgs []rueidis.RedisMessage) {
 }
 
 // FlushAll tells every listener to drop everything (nil keys).
-func (s *State) FlushAll() { s.Invalidate(nil) }
+func (s *Hooks) FlushAll() { s.invalidate(nil) }
+
+// Of returns the engine behind c, a Kit's Client: the way redkit's
+// packages reach the engine (its Hooks, its health watches) without
+// widening the Kit's API. It panics when c is not a Kit's Client, which
+// only a bug in redkit can do.
+func Of(c rueidis.Client) *Engine { return c.(*Client).e }
+
+// HooksOf returns the Hooks of the engine behind c, a Kit's Client.
+func HooksOf(c rueidis.Client) *Hooks { return Of(c).hooks }
