@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -25,18 +26,19 @@ const clusterCreateTimeout = 60 * time.Second
 const clusterSlots = 16384
 
 // Cluster is a Redis Cluster of redis-server processes started by
-// StartCluster. Nodes are never added or removed, but their roles change
-// with failovers, so Masters and Replicas ask the nodes.
+// StartCluster or LaunchCluster. Nodes are never added or removed, but their
+// roles change with failovers, so Masters and Replicas ask the nodes.
 //
-// Its methods are safe for concurrent use. Methods without a testing.TB
-// parameter fail the test that started the cluster, so they must be called
-// from the goroutine running that test.
+// Its methods are safe for concurrent use. A method that fails reports to
+// the testing.TB it is given, else to the test that started the cluster
+// (with t.Fatal, so it must then be called from that test's goroutine); a
+// method returning an error also returns it. For a cluster from
+// LaunchCluster, with no test to fail, the lookups return nil.
 type Cluster struct {
-	t        testing.TB
+	t        testing.TB // the test from StartCluster, nil from LaunchCluster
 	masters  int
 	replicas int // per master
 	nodes    []*Server
-	owner    *TB // set by LaunchCluster
 }
 
 // StartCluster starts masters*(1+replicasPerMaster) cluster-enabled
@@ -45,7 +47,8 @@ type Cluster struct {
 // once every node reports cluster_state:ok, all nodes agree on the slot map
 // and every replica is in sync. Cluster nodes have no password, TLS or
 // persistence; cluster-node-timeout is 2s and any replica may be promoted
-// (cluster-replica-validity-factor 0).
+// (cluster-replica-validity-factor 0). The nodes are killed and their
+// directories removed when t completes.
 //
 // masters must be at least 3, as redis-cli requires. StartCluster needs
 // redis-cli as well as redis-server (REDISTEST_CLI_BIN overrides the one in
@@ -54,16 +57,46 @@ type Cluster struct {
 // it in redis-cli and in gossip.
 func StartCluster(t testing.TB, masters, replicasPerMaster int) *Cluster {
 	t.Helper()
+	c, err := launchCluster(masters, replicasPerMaster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.t = t
+	adopt(t, c.Close, c.nodes...)
+	return c
+}
+
+// LaunchCluster is StartCluster for code without a testing.TB: it returns
+// the error instead of failing a test, and the caller calls Close.
+func LaunchCluster(masters, replicasPerMaster int) (*Cluster, error) {
+	return launchCluster(masters, replicasPerMaster)
+}
+
+// launchCluster is the core of StartCluster and LaunchCluster. On error
+// every node it started is closed.
+func launchCluster(masters, replicasPerMaster int) (_ *Cluster, err error) {
 	if masters < 3 {
-		t.Fatalf("redistest: StartCluster: a cluster needs at least 3 masters, got %d", masters)
+		return nil, fmt.Errorf("redistest: StartCluster: a cluster needs at least 3 masters, got %d", masters)
 	}
 	if replicasPerMaster < 0 {
-		t.Fatalf("redistest: StartCluster: replicasPerMaster must not be negative, got %d", replicasPerMaster)
+		return nil, fmt.Errorf("redistest: StartCluster: replicasPerMaster must not be negative, got %d", replicasPerMaster)
 	}
-	cli := cliBin(t)
-	c := &Cluster{t: t, masters: masters, replicas: replicasPerMaster}
+	cli, err := cliBin()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{masters: masters, replicas: replicasPerMaster}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
 	for range masters * (1 + replicasPerMaster) {
-		c.nodes = append(c.nodes, start(t, serverConfig{kind: kindClusterNode}))
+		n, err := startServer(serverConfig{kind: kindClusterNode})
+		if err != nil {
+			return nil, err
+		}
+		c.nodes = append(c.nodes, n)
 	}
 
 	args := []string{"--cluster", "create"}
@@ -74,10 +107,35 @@ func StartCluster(t testing.TB, masters, replicasPerMaster int) *Cluster {
 	cmd := exec.CommandContext(ctx, cli, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("redistest: %s %s: %v\n%s", cli, strings.Join(args, " "), err, out)
+		return nil, fmt.Errorf("redistest: %s %s: %w\n%s", cli, strings.Join(args, " "), err, out)
 	}
-	waitFor(t, clusterCreateTimeout, "cluster creation", c.converged)
-	return c
+	if err := waitFor(clusterCreateTimeout, "cluster creation", c.converged, c.nodes...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close kills every node and removes their directories. For a cluster from
+// StartCluster, the test's cleanup calls it. It returns the errors from
+// removing the directories.
+func (c *Cluster) Close() error {
+	var errs []error
+	for _, n := range c.nodes {
+		errs = append(errs, n.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// report hands err to t, else to the test that started the cluster, with
+// t.Fatal; without either it does nothing.
+func (c *Cluster) report(t testing.TB, err error) {
+	if t == nil {
+		t = c.t
+	}
+	if t != nil {
+		t.Helper()
+		t.Fatal(err)
+	}
 }
 
 // Addrs returns the addresses of all nodes, masters and replicas, in start
@@ -97,8 +155,13 @@ func (c *Cluster) Nodes() []*Server { return slices.Clone(c.nodes) }
 // seen by the first running node (CLUSTER NODES). Nodes flagged as failing
 // are left out.
 func (c *Cluster) Masters() []*Server {
-	c.t.Helper()
-	masters, _ := c.roles(c.t)
+	if c.t != nil {
+		c.t.Helper()
+	}
+	masters, _, err := c.roles()
+	if err != nil {
+		c.report(nil, err)
+	}
 	return masters
 }
 
@@ -106,55 +169,87 @@ func (c *Cluster) Masters() []*Server {
 // as seen by the first running node (CLUSTER NODES). Nodes flagged as
 // failing are left out.
 func (c *Cluster) Replicas() []*Server {
-	c.t.Helper()
-	_, replicas := c.roles(c.t)
+	if c.t != nil {
+		c.t.Helper()
+	}
+	_, replicas, err := c.roles()
+	if err != nil {
+		c.report(nil, err)
+	}
 	return replicas
 }
 
 // MasterFor returns the master that owns key's hash slot (CLUSTER KEYSLOT,
 // then CLUSTER SLOTS, asked of the first running node).
 func (c *Cluster) MasterFor(key string) *Server {
-	c.t.Helper()
-	n := c.anyLive(c.t)
+	if c.t != nil {
+		c.t.Helper()
+	}
+	m, err := c.masterFor(key)
+	if err != nil {
+		c.report(nil, err)
+	}
+	return m
+}
+
+// masterFor is MasterFor without the test.
+func (c *Cluster) masterFor(key string) (*Server, error) {
+	n, err := c.anyLive()
+	if err != nil {
+		return nil, err
+	}
 	v, err := n.do(probeTimeout, "CLUSTER", "KEYSLOT", key)
 	if err != nil {
-		c.t.Fatalf("redistest: CLUSTER KEYSLOT %q on %s: %v", key, n.Addr(), err)
+		return nil, fmt.Errorf("redistest: CLUSTER KEYSLOT %q on %s: %w", key, n.Addr(), err)
 	}
 	slot, _ := v.(int64)
 	v, err = n.do(probeTimeout, "CLUSTER", "SLOTS")
 	if err != nil {
-		c.t.Fatalf("redistest: CLUSTER SLOTS on %s: %v", n.Addr(), err)
+		return nil, fmt.Errorf("redistest: CLUSTER SLOTS on %s: %w", n.Addr(), err)
 	}
 	for _, r := range parseSlots(v) {
 		if int(slot) >= r.start && int(slot) <= r.end {
 			if m := serverByPort(c.nodes, r.master); m != nil {
-				return m
+				return m, nil
 			}
-			c.t.Fatalf("redistest: slot %d of %q belongs to 127.0.0.1:%d, not a node of this cluster", slot, key, r.master)
+			return nil, fmt.Errorf("redistest: slot %d of %q belongs to 127.0.0.1:%d, not a node of this cluster", slot, key, r.master)
 		}
 	}
-	c.t.Fatalf("redistest: slot %d of %q is not served by any master according to %s", slot, key, n.Addr())
-	return nil
+	return nil, fmt.Errorf("redistest: slot %d of %q is not served by any master according to %s", slot, key, n.Addr())
 }
 
 // Failover promotes a replica of master with CLUSTER FAILOVER (FORCE when
 // master is stopped or paused) and waits until that replica is a master,
 // every running node reports cluster_state:ok and all agree on the slot map
 // (the old master, if running, has become a replica in sync). It returns the
-// new master. It fails t if master is not a master of this cluster, has no
-// running replica, or the failover does not complete within 30s.
+// new master. It fails t (nil t: the test that started the cluster; for
+// LaunchCluster, it returns nil) if master is not a master of this cluster,
+// has no running replica, or the failover does not complete within 30s.
 func (c *Cluster) Failover(t testing.TB, master *Server) *Server {
-	t.Helper()
-	if master == nil || !slices.Contains(c.nodes, master) {
-		t.Fatalf("redistest: Cluster.Failover: %v is not a node of this cluster", master)
-		return nil
+	if t != nil {
+		t.Helper()
 	}
-	view := c.nodesView(t)
+	m, err := c.failover(master)
+	if err != nil {
+		c.report(t, err)
+	}
+	return m
+}
+
+// failover is Failover without the test.
+func (c *Cluster) failover(master *Server) (*Server, error) {
+	if master == nil || !slices.Contains(c.nodes, master) {
+		return nil, fmt.Errorf("redistest: Cluster.Failover: %v is not a node of this cluster", master)
+	}
+	view, err := c.nodesView()
+	if err != nil {
+		return nil, err
+	}
 	var id string
 	for _, n := range view {
 		if n.port == master.port {
 			if !n.flags["master"] {
-				t.Fatalf("redistest: Cluster.Failover: %s is not a master (flags %s)", master.Addr(), n.rawFlags)
+				return nil, fmt.Errorf("redistest: Cluster.Failover: %s is not a master (flags %s)", master.Addr(), n.rawFlags)
 			}
 			id = n.id
 		}
@@ -169,8 +264,7 @@ func (c *Cluster) Failover(t testing.TB, master *Server) *Server {
 		}
 	}
 	if id == "" || replica == nil {
-		t.Fatalf("redistest: Cluster.Failover: master %s has no running replica", master.Addr())
-		return nil
+		return nil, fmt.Errorf("redistest: Cluster.Failover: master %s has no running replica", master.Addr())
 	}
 
 	cmd := []string{"CLUSTER", "FAILOVER"}
@@ -184,9 +278,8 @@ func (c *Cluster) Failover(t testing.TB, master *Server) *Server {
 	deadline := time.Now().Add(waitTimeout)
 	for !isMaster() {
 		if time.Now().After(deadline) {
-			t.Fatalf("redistest: Cluster.Failover: %s did not become a master within %v; its log:%s",
+			return nil, fmt.Errorf("redistest: Cluster.Failover: %s did not become a master within %v; its log:%s",
 				replica.Addr(), waitTimeout, replica.logTail())
-			return nil
 		}
 		_, err := replica.do(probeTimeout, cmd...)
 		if err != nil && strings.Contains(err.Error(), "FORCE") && len(cmd) == 2 {
@@ -202,19 +295,28 @@ func (c *Cluster) Failover(t testing.TB, master *Server) *Server {
 			time.Sleep(pollInterval)
 		}
 	}
-	waitFor(t, waitTimeout, "cluster failover of "+master.Addr(), c.converged)
-	return replica
+	if err := waitFor(waitTimeout, "cluster failover of "+master.Addr(), c.converged); err != nil {
+		return nil, err
+	}
+	return replica, nil
 }
 
 // WaitReady waits until every running, unpaused node reports
 // cluster_state:ok, they all agree on the slot map, the map has the
 // cluster's number of masters and lists every running replica, and every
 // replica of a running master is in sync. StartCluster and Failover end with
-// it; call it after restarting a node or resuming a paused one. It fails t
-// after 30s, saying what is still missing.
-func (c *Cluster) WaitReady(t testing.TB) {
-	t.Helper()
-	waitFor(t, waitTimeout, "cluster convergence", c.converged)
+// it; call it after restarting a node or resuming a paused one. After 30s
+// it returns an error saying what is still missing, and fails t (nil t: the
+// test that started the cluster, if any) with it.
+func (c *Cluster) WaitReady(t testing.TB) error {
+	if t != nil {
+		t.Helper()
+	}
+	err := waitFor(waitTimeout, "cluster convergence", c.converged)
+	if err != nil {
+		c.report(t, err)
+	}
+	return err
 }
 
 // converged reports whether all running nodes say cluster_state:ok, agree
@@ -284,38 +386,36 @@ func (c *Cluster) converged() (bool, string) {
 	return true, ""
 }
 
-// anyLive returns the first running, unpaused node, failing t if none.
-func (c *Cluster) anyLive(t testing.TB) *Server {
-	t.Helper()
+// anyLive returns the first running, unpaused node.
+func (c *Cluster) anyLive() (*Server, error) {
 	live := liveServers(c.nodes)
 	if len(live) == 0 {
-		t.Fatalf("redistest: no node of the cluster is running")
-		return nil
+		return nil, errors.New("redistest: no node of the cluster is running")
 	}
-	return live[0]
+	return live[0], nil
 }
 
 // nodesView returns CLUSTER NODES as seen by the first running node that
 // answers.
-func (c *Cluster) nodesView(t testing.TB) []clusterNode {
-	t.Helper()
-	var last error
+func (c *Cluster) nodesView() ([]clusterNode, error) {
+	last := errNotRunning
 	for _, n := range liveServers(c.nodes) {
 		v, err := n.do(probeTimeout, "CLUSTER", "NODES")
 		if err == nil {
-			return parseClusterNodes(asString(v))
+			return parseClusterNodes(asString(v)), nil
 		}
 		last = err
 	}
-	t.Fatalf("redistest: no running cluster node answered CLUSTER NODES (last error: %v)", last)
-	return nil
+	return nil, fmt.Errorf("redistest: no running cluster node answered CLUSTER NODES (last error: %w)", last)
 }
 
 // roles splits the nodes into masters (owning slots, in slot order) and
 // replicas (grouped by master), as the first running node sees them.
-func (c *Cluster) roles(t testing.TB) (masters, replicas []*Server) {
-	t.Helper()
-	view := c.nodesView(t)
+func (c *Cluster) roles() (masters, replicas []*Server, err error) {
+	view, err := c.nodesView()
+	if err != nil {
+		return nil, nil, err
+	}
 	slices.SortFunc(view, func(a, b clusterNode) int {
 		return a.port - b.port
 	})
@@ -343,7 +443,7 @@ func (c *Cluster) roles(t testing.TB) (masters, replicas []*Server) {
 			}
 		}
 	}
-	return masters, replicas
+	return masters, replicas, nil
 }
 
 // clusterNode is one line of CLUSTER NODES.

@@ -16,19 +16,39 @@
 // test, with the install command in the message, rather than skipping it:
 // a test suite that silently skips its Redis tests proves nothing. Every
 // process runs in its own process group with a parent-death signal, so none
-// outlives the test binary, and each is killed and waited for in t.Cleanup.
-// The only goroutines redistest starts are one waiting on each process and
-// the Proxy's, and all of them end by cleanup. Each server gets its own
-// directory: in $REDISTEST_DIR if set, else in /dev/shm when it has room
-// (a tmpfs, so redis's fsyncs cannot stall on a busy disk), else in the
-// system's temporary directory.
+// outlives the test binary, and each is killed and waited for by Close,
+// which t.Cleanup calls; if the test has failed, the end of each server's
+// log is logged first. The only goroutines redistest starts are one waiting
+// on each process and the Proxy's, and all of them end by Close. Each
+// server gets its own directory: in $REDISTEST_DIR if set, else in /dev/shm
+// when it has room (a tmpfs, so redis's fsyncs cannot stall on a busy
+// disk), else in the system's temporary directory.
 //
 // Server.Do runs a command through a small built-in RESP2 client, for
 // setting up and inspecting state independently of the client under test.
 //
-// For code that has no *testing.T, such as Example functions or a TestMain
-// sharing one server between a package's tests, NewTB returns a
-// testing.TB whose Close runs the cleanups.
+// # Without a test
+//
+// Start, StartCluster, StartSentinel and NewProxy wrap an error-returning
+// core that Launch, LaunchCluster, LaunchSentinel and LaunchProxy expose
+// for code that has no testing.TB: a runnable example, a demo program, a
+// TestMain sharing one server between a package's tests. They return the
+// error (a missing binary is an error naming the install command), leave
+// nothing behind when they fail, and hand back a value whose Close kills
+// its processes and removes their directories:
+//
+//	srv, err := redistest.Launch(nil)
+//	if err != nil {
+//		return err
+//	}
+//	defer srv.Close()
+//
+// Methods that can fail, such as Server.Restart, return the error. For
+// what came from Start, StartCluster or StartSentinel they also fail the
+// test that started it, so a test need not check. The lookups that return
+// only a value (Cluster.Masters, Cluster.MasterFor, Sentinel.Master and the
+// like) and the failovers fail the test given or the one that started the
+// group, or return nil when there is none.
 //
 // What it leaves out: Redis modules, Unix sockets, TLS for clusters and
 // sentinel groups, client-certificate authentication, and passwords on

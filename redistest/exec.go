@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 )
 
 // installHint is appended to every "binary not found" failure.
@@ -19,42 +18,44 @@ const installHint = "install Redis with `apt-get install -y redis-server redis-t
 	"(`make test` installs it), or point REDISTEST_SERVER_BIN at a redis-server binary"
 
 // serverBin finds redis-server: $REDISTEST_SERVER_BIN, else PATH.
-func serverBin(t testing.TB) string {
-	t.Helper()
+func serverBin() (string, error) {
 	if p := os.Getenv("REDISTEST_SERVER_BIN"); p != "" {
 		path, err := exec.LookPath(p)
 		if err != nil {
-			t.Fatalf("redistest: REDISTEST_SERVER_BIN=%q is not usable: %v; %s", p, err, installHint)
+			return "", fmt.Errorf("redistest: REDISTEST_SERVER_BIN=%q is not usable: %w; %s", p, err, installHint)
 		}
-		return path
+		return path, nil
 	}
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Fatalf("redistest: redis-server not found: %v; %s", err, installHint)
+		return "", fmt.Errorf("redistest: redis-server not found: %w; %s", err, installHint)
 	}
-	return path
+	return path, nil
 }
 
 // cliBin finds redis-cli: $REDISTEST_CLI_BIN, else PATH, else next to the
 // redis-server binary.
-func cliBin(t testing.TB) string {
-	t.Helper()
+func cliBin() (string, error) {
 	if p := os.Getenv("REDISTEST_CLI_BIN"); p != "" {
 		path, err := exec.LookPath(p)
 		if err != nil {
-			t.Fatalf("redistest: REDISTEST_CLI_BIN=%q is not usable: %v; %s", p, err, installHint)
+			return "", fmt.Errorf("redistest: REDISTEST_CLI_BIN=%q is not usable: %w; %s", p, err, installHint)
 		}
-		return path
+		return path, nil
 	}
 	if path, err := exec.LookPath("redis-cli"); err == nil {
-		return path
+		return path, nil
 	}
-	sibling := filepath.Join(filepath.Dir(serverBin(t)), "redis-cli")
+	server, err := serverBin()
+	if err != nil {
+		return "", err
+	}
+	sibling := filepath.Join(filepath.Dir(server), "redis-cli")
 	path, err := exec.LookPath(sibling)
 	if err != nil {
-		t.Fatalf("redistest: redis-cli not found in PATH nor at %s; %s", sibling, installHint)
+		return "", fmt.Errorf("redistest: redis-cli not found in PATH nor at %s; %s", sibling, installHint)
 	}
-	return path
+	return path, nil
 }
 
 // ports remembers every port handed out in this process, so two servers

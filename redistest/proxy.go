@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -51,16 +52,31 @@ type proxyLink struct {
 // forwarding every connection to target. It is closed when the test ends.
 func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
+	p, err := newProxy(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// LaunchProxy is NewProxy for code without a testing.TB: it returns the
+// error instead of failing a test, and the caller calls Close.
+func LaunchProxy(target string) (*Proxy, error) {
+	return newProxy(target)
+}
+
+// newProxy is the core of NewProxy and LaunchProxy.
+func newProxy(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("redistest: NewProxy: listen: %v", err)
+		return nil, fmt.Errorf("redistest: NewProxy: listen: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Proxy{target: target, ln: ln, ctx: ctx, cancel: cancel, links: map[*proxyLink]struct{}{}}
 	p.wg.Add(1)
 	go p.accept()
-	t.Cleanup(func() { p.Close() })
-	return p
+	return p, nil
 }
 
 // Addr returns the address clients should connect to, "127.0.0.1:port".

@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -36,15 +37,17 @@ var sentinelDebug = []string{"SENTINEL", "DEBUG",
 	"TILT-TRIGGER", "30000", "TILT-PERIOD", "3000",
 	"INFO-PERIOD", "1000", "PUBLISH-PERIOD", "500"}
 
-// Sentinel is a Redis Sentinel group started by StartSentinel: one master,
-// its replicas, and three sentinels monitoring the master as "mymaster".
-// Master and Replicas ask the sentinels, so they follow failovers.
+// Sentinel is a Redis Sentinel group started by StartSentinel or
+// LaunchSentinel: one master, its replicas, and three sentinels monitoring
+// the master as "mymaster". Master and Replicas ask the sentinels, so they
+// follow failovers.
 //
-// Its methods are safe for concurrent use. Methods without a testing.TB
-// parameter fail the test that started the group, so they must be called
-// from the goroutine running that test.
+// Its methods are safe for concurrent use. A method that fails reports to
+// the testing.TB it is given, else to the test that started the group (with
+// t.Fatal, so it must then be called from that test's goroutine). For a
+// group from LaunchSentinel, with no test to fail, they return nil.
 type Sentinel struct {
-	t         testing.TB
+	t         testing.TB // the test from StartSentinel, nil from LaunchSentinel
 	name      string
 	nodes     []*Server // data nodes; the first was the master at start
 	sentinels []*Server
@@ -58,21 +61,52 @@ type Sentinel struct {
 // stall of a sentinel's event loop (not 2s, which a busy machine reaches).
 // It returns once every replica is in sync and every sentinel knows the
 // master, all its replicas and the two other sentinels, which takes a
-// second or two. The servers have no password, TLS or persistence.
+// second or two. The servers have no password, TLS or persistence. They
+// are killed and their directories removed when t completes.
 func StartSentinel(t testing.TB, replicas int) *Sentinel {
 	t.Helper()
-	if replicas < 0 {
-		t.Fatalf("redistest: StartSentinel: replicas must not be negative, got %d", replicas)
+	s, err := launchSentinel(replicas)
+	if err != nil {
+		t.Fatal(err)
 	}
-	s := &Sentinel{t: t, name: sentinelMaster}
-	master := start(t, serverConfig{})
+	s.t = t
+	adopt(t, s.Close, append(s.Nodes(), s.sentinels...)...)
+	return s
+}
+
+// LaunchSentinel is StartSentinel for code without a testing.TB: it returns
+// the error instead of failing a test, and the caller calls Close.
+func LaunchSentinel(replicas int) (*Sentinel, error) {
+	return launchSentinel(replicas)
+}
+
+// launchSentinel is the core of StartSentinel and LaunchSentinel. On error
+// every server it started is closed.
+func launchSentinel(replicas int) (_ *Sentinel, err error) {
+	if replicas < 0 {
+		return nil, fmt.Errorf("redistest: StartSentinel: replicas must not be negative, got %d", replicas)
+	}
+	s := &Sentinel{name: sentinelMaster}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	master, err := startServer(serverConfig{})
+	if err != nil {
+		return nil, err
+	}
 	s.nodes = append(s.nodes, master)
 	for range replicas {
-		s.nodes = append(s.nodes, start(t, serverConfig{replicaOf: master.port}))
+		r, err := startServer(serverConfig{replicaOf: master.port})
+		if err != nil {
+			return nil, err
+		}
+		s.nodes = append(s.nodes, r)
 	}
 	// Sentinels learn the replicas from the master's INFO, so let them
 	// attach first.
-	waitFor(t, waitTimeout, "replicas sync with the master", func() (bool, string) {
+	err = waitFor(waitTimeout, "replicas sync with the master", func() (bool, string) {
 		for _, r := range s.nodes[1:] {
 			v, err := r.do(probeTimeout, "INFO", "replication")
 			if err != nil {
@@ -83,7 +117,10 @@ func StartSentinel(t testing.TB, replicas int) *Sentinel {
 			}
 		}
 		return true, ""
-	})
+	}, s.nodes...)
+	if err != nil {
+		return nil, err
+	}
 
 	conf := func(int) string {
 		var b strings.Builder
@@ -96,9 +133,13 @@ func StartSentinel(t testing.TB, replicas int) *Sentinel {
 		return b.String()
 	}
 	for range sentinelCount {
-		s.sentinels = append(s.sentinels, start(t, serverConfig{kind: kindSentinel, sentinel: conf}))
+		sen, err := startServer(serverConfig{kind: kindSentinel, sentinel: conf})
+		if err != nil {
+			return nil, err
+		}
+		s.sentinels = append(s.sentinels, sen)
 	}
-	waitFor(t, waitTimeout, "sentinels discover the master, its replicas and each other", func() (bool, string) {
+	err = waitFor(waitTimeout, "sentinels discover the master, its replicas and each other", func() (bool, string) {
 		for _, sen := range s.sentinels {
 			v, err := sen.do(probeTimeout, "SENTINEL", "MASTER", s.name)
 			if err != nil {
@@ -123,8 +164,34 @@ func StartSentinel(t testing.TB, replicas int) *Sentinel {
 			}
 		}
 		return true, ""
-	})
-	return s
+	}, s.sentinels...)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close kills the sentinels and the data servers and removes their
+// directories. For a group from StartSentinel, the test's cleanup calls it.
+// It returns the errors from removing the directories.
+func (s *Sentinel) Close() error {
+	var errs []error
+	for _, srv := range append(slices.Clone(s.sentinels), s.nodes...) {
+		errs = append(errs, srv.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// report hands err to t, else to the test that started the group, with
+// t.Fatal; without either it does nothing.
+func (s *Sentinel) report(t testing.TB, err error) {
+	if t == nil {
+		t = s.t
+	}
+	if t != nil {
+		t.Helper()
+		t.Fatal(err)
+	}
 }
 
 // MasterName returns the name the sentinels monitor the master under,
@@ -156,17 +223,27 @@ func (s *Sentinel) Nodes() []*Server { return slices.Clone(s.nodes) }
 // Master returns the current master according to the first running
 // sentinel (SENTINEL get-master-addr-by-name).
 func (s *Sentinel) Master() *Server {
-	s.t.Helper()
+	if s.t != nil {
+		s.t.Helper()
+	}
+	m, err := s.master()
+	if err != nil {
+		s.report(nil, err)
+	}
+	return m
+}
+
+// master is Master without the test.
+func (s *Sentinel) master() (*Server, error) {
 	port, err := s.masterPort()
 	if err != nil {
-		s.t.Fatalf("redistest: Sentinel.Master: %v", err)
-		return nil
+		return nil, fmt.Errorf("redistest: Sentinel.Master: %w", err)
 	}
 	m := serverByPort(s.nodes, port)
 	if m == nil {
-		s.t.Fatalf("redistest: Sentinel.Master: sentinels name 127.0.0.1:%d, not a server of this group", port)
+		return nil, fmt.Errorf("redistest: Sentinel.Master: sentinels name 127.0.0.1:%d, not a server of this group", port)
 	}
-	return m
+	return m, nil
 }
 
 // masterPort asks the running sentinels, in order, for the master's port.
@@ -192,8 +269,19 @@ func (s *Sentinel) masterPort() (int, error) {
 // first running sentinel (SENTINEL REPLICAS), leaving out those it considers
 // down or disconnected, sorted by port.
 func (s *Sentinel) Replicas() []*Server {
-	s.t.Helper()
-	var last error = errNotRunning
+	if s.t != nil {
+		s.t.Helper()
+	}
+	r, err := s.replicas()
+	if err != nil {
+		s.report(nil, err)
+	}
+	return r
+}
+
+// replicas is Replicas without the test.
+func (s *Sentinel) replicas() ([]*Server, error) {
+	last := errNotRunning
 	for _, sen := range liveServers(s.sentinels) {
 		v, err := sen.do(probeTimeout, "SENTINEL", "REPLICAS", s.name)
 		if err != nil {
@@ -212,31 +300,40 @@ func (s *Sentinel) Replicas() []*Server {
 			}
 		}
 		slices.SortFunc(out, func(a, b *Server) int { return a.port - b.port })
-		return out
+		return out, nil
 	}
-	s.t.Fatalf("redistest: Sentinel.Replicas: no sentinel answered: %v", last)
-	return nil
+	return nil, fmt.Errorf("redistest: Sentinel.Replicas: no sentinel answered: %w", last)
 }
 
 // Failover forces a failover with SENTINEL FAILOVER (retried while the
 // sentinel answers INPROG or NOGOODSLAVE) and waits until every running
 // sentinel names the same new master and that server answers ROLE as a
 // master. It returns the new master. The old master, if running, is turned
-// into a replica by the sentinels some seconds later. Failover fails t when
-// this does not happen within 30s.
+// into a replica by the sentinels some seconds later. Failover fails t (nil
+// t: the test that started the group; for LaunchSentinel, it returns nil)
+// when this does not happen within 30s.
 func (s *Sentinel) Failover(t testing.TB) *Server {
-	t.Helper()
+	if t != nil {
+		t.Helper()
+	}
+	m, err := s.failover()
+	if err != nil {
+		s.report(t, err)
+	}
+	return m
+}
+
+// failover is Failover without the test.
+func (s *Sentinel) failover() (*Server, error) {
 	old, err := s.masterPort()
 	if err != nil {
-		t.Fatalf("redistest: Sentinel.Failover: %v", err)
-		return nil
+		return nil, fmt.Errorf("redistest: Sentinel.Failover: %w", err)
 	}
 	deadline := time.Now().Add(waitTimeout)
 	for {
 		live := liveServers(s.sentinels)
 		if len(live) == 0 {
-			t.Fatalf("redistest: Sentinel.Failover: no sentinel is running")
-			return nil
+			return nil, errors.New("redistest: Sentinel.Failover: no sentinel is running")
 		}
 		_, err := live[0].do(probeTimeout, "SENTINEL", "FAILOVER", s.name)
 		if err == nil {
@@ -244,13 +341,12 @@ func (s *Sentinel) Failover(t testing.TB) *Server {
 		}
 		retry := strings.HasPrefix(err.Error(), "INPROG") || strings.HasPrefix(err.Error(), "NOGOODSLAVE")
 		if !retry || time.Now().After(deadline) {
-			t.Fatalf("redistest: SENTINEL FAILOVER %s on %s: %v", s.name, live[0].Addr(), err)
-			return nil
+			return nil, fmt.Errorf("redistest: SENTINEL FAILOVER %s on %s: %w", s.name, live[0].Addr(), err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	var master *Server
-	waitForLogs(t, time.Until(deadline), fmt.Sprintf("sentinel failover from 127.0.0.1:%d", old), func() (bool, string) {
+	err = waitFor(time.Until(deadline), fmt.Sprintf("sentinel failover from 127.0.0.1:%d", old), func() (bool, string) {
 		port := 0
 		for _, sen := range liveServers(s.sentinels) {
 			v, err := sen.do(probeTimeout, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.name)
@@ -282,6 +378,9 @@ func (s *Sentinel) Failover(t testing.TB) *Server {
 			return false, fmt.Sprintf("new master %s answers ROLE %s (%v)", master.Addr(), formatReply(v), err)
 		}
 		return true, ""
-	}, s.sentinels)
-	return master
+	}, s.sentinels...)
+	if err != nil {
+		return nil, err
+	}
+	return master, nil
 }

@@ -87,15 +87,17 @@ type serverConfig struct {
 	sentinel  func(port int) string // sentinel directives, for kindSentinel
 }
 
-// Server is a redis-server (or redis-sentinel) process started for a test.
-// It listens on a free port of 127.0.0.1 and is killed, and its directory
-// removed, when the test that started it ends.
+// Server is a redis-server (or redis-sentinel) process on a free port of
+// 127.0.0.1, with its own directory. Close kills it and removes the
+// directory; for a server from Start, the test's cleanup does so.
 //
-// Its methods are safe for concurrent use. Restart fails the test that
-// started the server through that test's Fatalf, so, like testing.T's
-// FailNow, it must be called from the goroutine running that test.
+// Its methods are safe for concurrent use. Those that can fail return the
+// error; for a server from Start they also fail its test (Restart with
+// t.Fatal, Pause with t.Error), so a test need not check, and, like
+// testing.T's FailNow, they must then be called from the goroutine running
+// that test.
 type Server struct {
-	t    testing.TB
+	t    testing.TB // the test that started it; nil from Launch, LaunchCluster...
 	cfg  serverConfig
 	bin  string
 	dir  string
@@ -108,68 +110,116 @@ type Server struct {
 	paused bool
 	timer  *time.Timer // pending automatic Resume
 	gen    int         // bumped on every Pause, Resume, Stop and start
-	closed bool        // cleanup has run
-
-	owner *TB // set by Launch: Close runs its cleanups
+	closed bool        // Close has run
 }
 
 // Start starts a redis-server on a free loopback port and returns when it
 // answers PING. A nil opts means the zero Options. The server is killed and
-// its directory removed when t and its subtests complete.
+// its directory removed when t and its subtests complete; if t has failed
+// by then, the end of the server's log is logged first.
 //
 // Start fails the test (never skips it) when redis-server is not installed;
 // the message names the install command. REDISTEST_SERVER_BIN overrides the
 // redis-server binary found in PATH.
 func Start(t testing.TB, opts *Options) *Server {
 	t.Helper()
+	s, err := launch(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adopt(t, s.Close, s)
+	return s
+}
+
+// Launch is Start for code without a testing.TB — a runnable example, a
+// demo program, a TestMain sharing one server between tests: it returns the
+// error instead of failing a test, and the caller calls Close. A missing
+// redis-server is an error naming the install command.
+func Launch(opts *Options) (*Server, error) {
+	return launch(opts)
+}
+
+// launch is the core of Start and Launch: it validates opts and starts the
+// server.
+func launch(opts *Options) (*Server, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
 		o.Args = slices.Clone(o.Args)
 	}
 	if o.ACLUser != "" && o.ACLPassword == "" {
-		t.Fatalf("redistest: Options.ACLUser %q needs an ACLPassword", o.ACLUser)
+		return nil, fmt.Errorf("redistest: Options.ACLUser %q needs an ACLPassword", o.ACLUser)
 	}
-	return start(t, serverConfig{opts: o})
+	return startServer(serverConfig{opts: o})
 }
 
-// start creates the directory, picks a port, writes the configuration and
-// launches the process, retrying with another port when the chosen one is
-// taken.
-func start(t testing.TB, cfg serverConfig) *Server {
-	t.Helper()
-	s := &Server{t: t, cfg: cfg, bin: serverBin(t)}
+// adopt ties servers started by the core to test t: their failing methods
+// fail t from now on, and at t's end closeAll runs (it stops them all), after
+// the servers' log tails are logged if t has failed.
+func adopt(t testing.TB, closeAll func() error, servers ...*Server) {
+	for _, s := range servers {
+		s.t = t
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, s := range servers {
+				t.Logf("redistest: %s, end of its logs:%s", s.what(), s.logTail())
+			}
+		}
+		if err := closeAll(); err != nil {
+			t.Log(err)
+		}
+	})
+}
+
+// startServer creates the directory, picks a port, writes the configuration
+// and starts the process, retrying with another port when the chosen one is
+// taken. On error nothing is left behind.
+func startServer(cfg serverConfig) (*Server, error) {
+	bin, err := serverBin()
+	if err != nil {
+		return nil, err
+	}
 	dir, err := makeDir()
 	if err != nil {
-		t.Fatalf("redistest: create server directory: %v", err)
+		return nil, fmt.Errorf("redistest: create server directory: %w", err)
 	}
-	s.dir = dir
-	t.Cleanup(s.cleanup)
+	s := &Server{cfg: cfg, bin: bin, dir: dir}
+	if err := s.boot(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
 
-	if cfg.opts.TLS {
-		if s.tls, err = generateTLS(dir); err != nil {
-			t.Fatalf("redistest: generate TLS certificates: %v", err)
+// boot generates the TLS files if needed and runs the server on a free
+// port.
+func (s *Server) boot() error {
+	if s.cfg.opts.TLS {
+		var err error
+		if s.tls, err = generateTLS(s.dir); err != nil {
+			return fmt.Errorf("redistest: generate TLS certificates: %w", err)
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		port, err := freePort(cfg.kind == kindClusterNode)
+		port, err := freePort(s.cfg.kind == kindClusterNode)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		s.port = port
-		if err := os.WriteFile(filepath.Join(dir, confFile), []byte(s.conf()), 0o644); err != nil {
-			t.Fatalf("redistest: write %s: %v", confFile, err)
+		if err := os.WriteFile(filepath.Join(s.dir, confFile), []byte(s.conf()), 0o644); err != nil {
+			return fmt.Errorf("redistest: write %s: %w", confFile, err)
 		}
-		err = s.launch()
+		err = s.run()
 		if err == nil {
-			return s
+			return nil
 		}
 		if !errors.Is(err, errAddrInUse) || attempt == startAttempts {
-			t.Fatalf("redistest: start %s: %v", s.what(), err)
+			return fmt.Errorf("redistest: start %s: %w", s.what(), err)
 		}
 		// Start the next attempt with clean logs.
-		os.Remove(filepath.Join(dir, logFile))
-		os.Remove(filepath.Join(dir, stdoutFile))
+		os.Remove(filepath.Join(s.dir, logFile))
+		os.Remove(filepath.Join(s.dir, stdoutFile))
 	}
 }
 
@@ -277,9 +327,9 @@ func (s *Server) conf() string {
 	return b.String()
 }
 
-// launch starts the process and waits until it answers PING. On failure the
+// run starts the process and waits until it answers PING. On failure the
 // process is gone and the error carries the tail of its logs.
-func (s *Server) launch() error {
+func (s *Server) run() error {
 	out, err := os.OpenFile(filepath.Join(s.dir, stdoutFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -311,7 +361,7 @@ func (s *Server) launch() error {
 		s.mu.Unlock()
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
-		return errors.New("test already finished")
+		return errors.New("server closed")
 	}
 	s.cmd, s.done, s.paused = cmd, done, false
 	s.gen++
@@ -379,14 +429,30 @@ func (s *Server) logTail() string {
 	return b.String()
 }
 
-// cleanup kills the process and removes the directory.
-func (s *Server) cleanup() {
+// Close kills the server (SIGKILL, like Kill) and removes its directory.
+// After Close, Restart fails and the other methods do nothing. For a server
+// from Start, the test's cleanup calls Close; calling it earlier is fine.
+// Close returns the error from removing the directory; calling it again
+// returns nil.
+func (s *Server) Close() error {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
 	s.closed = true
 	s.stopLocked(true)
 	s.mu.Unlock()
 	if err := os.RemoveAll(s.dir); err != nil {
-		s.t.Logf("redistest: remove %s: %v", s.dir, err)
+		return fmt.Errorf("redistest: remove %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// logf logs to the server's test, if it has one.
+func (s *Server) logf(format string, args ...any) {
+	if s.t != nil {
+		s.t.Logf(format, args...)
 	}
 }
 
@@ -443,7 +509,7 @@ func (s *Server) stopLocked(kill bool) {
 		// Catch a fork child (BGSAVE) the server did not reap.
 		syscall.Kill(-pid, syscall.SIGKILL)
 	case <-time.After(stopTimeout):
-		s.t.Logf("redistest: %s did not stop within %v of SIGTERM; killing it", s.what(), stopTimeout)
+		s.logf("redistest: %s did not stop within %v of SIGTERM; killing it", s.what(), stopTimeout)
 		syscall.Kill(-pid, syscall.SIGKILL)
 		<-done
 	}
@@ -459,7 +525,7 @@ func (s *Server) Port() int { return s.port }
 
 // Dir returns the server's working directory: redis.conf, redis.log,
 // data files and, with TLS, the certificates (ca.crt, server.crt,
-// server.key). It is removed when the test ends.
+// server.key). Close removes it.
 func (s *Server) Dir() string { return s.dir }
 
 // URL returns a connection URL: redis://127.0.0.1:port, or rediss:// with
@@ -509,40 +575,64 @@ func (s *Server) Kill() {
 // Restart stops the server gracefully if it is running and starts it again
 // with the same port, configuration and directory, returning when it
 // answers PING (so any data has been loaded). Data survives only with
-// Options.Persistence (or, for a replica, by resyncing). Restart fails the
-// test if the server does not come back.
-func (s *Server) Restart() {
-	s.t.Helper()
+// Options.Persistence (or, for a replica, by resyncing). Restart returns an
+// error, and fails the server's test if it has one, when the server does
+// not come back or has been closed.
+func (s *Server) Restart() error {
+	if s.t != nil {
+		s.t.Helper()
+	}
+	err := s.restart()
+	if err != nil && s.t != nil {
+		s.t.Fatal(err)
+	}
+	return err
+}
+
+// restart is Restart without the test.
+func (s *Server) restart() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		s.t.Fatalf("redistest: Restart of %s after its test ended", s.what())
-		return
+		return fmt.Errorf("redistest: Restart of %s after Close", s.what())
 	}
 	s.stopLocked(false)
 	s.mu.Unlock()
 	var err error
 	for range startAttempts * 2 {
-		if err = s.launch(); err == nil || !errors.Is(err, errAddrInUse) {
+		if err = s.run(); err == nil || !errors.Is(err, errAddrInUse) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	if err != nil {
-		s.t.Fatalf("redistest: restart %s: %v", s.what(), err)
+		return fmt.Errorf("redistest: restart %s: %w", s.what(), err)
 	}
+	return nil
 }
 
 // Pause freezes the server with SIGSTOP: connections stay open, nothing is
 // answered. When d > 0 the server is resumed after d (the timer is the
-// Server's and is stopped by Resume, Stop, Kill, Restart and cleanup). Pause
-// on a server that is not running reports a test error.
-func (s *Server) Pause(d time.Duration) {
+// Server's and is stopped by Resume, Stop, Kill, Restart and Close). Pause
+// on a server that is not running returns an error, and reports it to the
+// server's test (t.Error) if it has one.
+func (s *Server) Pause(d time.Duration) error {
+	if s.t != nil {
+		s.t.Helper()
+	}
+	err := s.pause(d)
+	if err != nil && s.t != nil {
+		s.t.Error(err)
+	}
+	return err
+}
+
+// pause is Pause without the test.
+func (s *Server) pause(d time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.runningLocked() {
-		s.t.Errorf("redistest: Pause: %s is not running", s.what())
-		return
+		return fmt.Errorf("redistest: Pause: %s is not running", s.what())
 	}
 	if s.timer != nil {
 		s.timer.Stop()
@@ -555,6 +645,7 @@ func (s *Server) Pause(d time.Duration) {
 		gen := s.gen
 		s.timer = time.AfterFunc(d, func() { s.resume(gen) })
 	}
+	return nil
 }
 
 // Resume continues a paused server (SIGCONT). Resume on a server that is not

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/redkit-go/redkit/redistest"
 )
 
@@ -353,119 +355,37 @@ func TestPause(t *testing.T) {
 	}
 }
 
-// failure runs f with a TB that records a fatal failure instead of ending
-// the test, and returns the failure message ("" if f did not fail).
-func failure(f func(tb *redistest.TB)) (msg string) {
-	tb := redistest.NewTB("failure")
-	defer tb.Close()
-	defer func() {
-		if r := recover(); r != nil {
-			msg = fmt.Sprint(r)
-		}
-	}()
-	f(tb)
-	return ""
-}
-
 func TestStartFailureShowsLog(t *testing.T) {
 	t.Parallel()
-	msg := failure(func(tb *redistest.TB) {
-		redistest.Start(tb, &redistest.Options{Args: []string{"no-such-directive yes"}})
-	})
+	_, err := redistest.Launch(&redistest.Options{Args: []string{"no-such-directive yes"}})
+	if err == nil {
+		t.Fatal("Launch with a bad directive: no error")
+	}
+	msg := err.Error()
 	if !strings.Contains(msg, "no-such-directive") || !strings.Contains(msg, "Bad directive") ||
 		!strings.Contains(msg, "redistest: start redis-server on 127.0.0.1:") {
-		t.Errorf("failure message does not carry the server's complaint:\n%s", msg)
+		t.Errorf("error does not carry the server's complaint:\n%s", msg)
 	}
 }
 
-func TestTBFatal(t *testing.T) {
+func TestStartCleanup(t *testing.T) {
 	t.Parallel()
-	tb := redistest.NewTB("fatal")
-	defer tb.Close()
-	msg := func() (msg string) {
-		defer func() { msg = fmt.Sprint(recover()) }()
-		tb.Log("first")
-		tb.Fatalf("second %d", 2)
-		return "Fatalf returned"
-	}()
-	if !strings.Contains(msg, "first\nsecond 2") {
-		t.Errorf("Fatalf panicked with %q, want the messages logged", msg)
-	}
-	if !tb.Failed() {
-		t.Error("Failed() after Fatalf = false")
-	}
-}
-
-func TestMisuseFails(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		f    func(tb *redistest.TB)
-		want string
-	}{
-		{"ACLUser without password", func(tb *redistest.TB) {
-			redistest.Start(tb, &redistest.Options{ACLUser: "app"})
-		}, "ACLPassword"},
-		{"cluster with 2 masters", func(tb *redistest.TB) { redistest.StartCluster(tb, 2, 0) }, "at least 3 masters"},
-		{"negative replicas", func(tb *redistest.TB) { redistest.StartSentinel(tb, -1) }, "negative"},
-	}
-	for _, tt := range tests {
-		if msg := failure(tt.f); !strings.Contains(msg, tt.want) {
-			t.Errorf("%s: failure %q, want it to mention %q", tt.name, msg, tt.want)
-		}
-	}
-}
-
-// Not parallel: it changes the environment.
-func TestMissingBinaryFails(t *testing.T) {
-	t.Setenv("REDISTEST_SERVER_BIN", filepath.Join(t.TempDir(), "no-redis-server"))
-	msg := failure(func(tb *redistest.TB) { redistest.Start(tb, nil) })
-	if !strings.Contains(msg, "apt-get install -y redis-server redis-tools redis-sentinel") ||
-		!strings.Contains(msg, "make test") {
-		t.Errorf("failure message does not name the install command:\n%s", msg)
-	}
-}
-
-func TestNewTB(t *testing.T) {
-	t.Parallel()
-	tb := redistest.NewTB("tb")
-	var order []int
-	tb.Cleanup(func() { order = append(order, 1) })
-	tb.Cleanup(func() { order = append(order, 2) })
-	dir := tb.TempDir()
-	if tb.Failed() {
-		t.Error("Failed() before any failure")
-	}
-	ctx := tb.Context()
-	tb.Close()
-	tb.Close()
-	if fmt.Sprint(order) != "[2 1]" {
-		t.Errorf("cleanups ran in order %v, want [2 1]", order)
-	}
-	if ctx.Err() == nil {
-		t.Error("Context not cancelled by Close")
-	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("TempDir %s not removed: %v", dir, err)
-	}
-}
-
-func TestCleanupRemovesServer(t *testing.T) {
-	t.Parallel()
-	tb := redistest.NewTB("cleanup")
-	s := redistest.Start(tb, nil)
-	addr, dir := s.Addr(), s.Dir()
-	tb.Close()
+	var addr, dir string
+	t.Run("test", func(t *testing.T) {
+		s := redistest.Start(t, nil)
+		addr, dir = s.Addr(), s.Dir()
+	})
 	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		c.Close()
-		t.Errorf("server %s still listening after cleanup", addr)
+		t.Errorf("server %s still listening after its test ended", addr)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("dir %s not removed after cleanup: %v", dir, err)
+		t.Errorf("dir %s not removed after its test ended: %v", dir, err)
 	}
 }
 
 func TestLaunch(t *testing.T) {
+	t.Parallel()
 	srv, err := redistest.Launch(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -473,14 +393,182 @@ func TestLaunch(t *testing.T) {
 	if got, err := srv.Do("PING"); err != nil || got != "PONG" {
 		t.Fatalf("PING = %q, %v", got, err)
 	}
-	srv.Close()
+	if err := srv.Restart(); err != nil {
+		t.Fatalf("Restart of a launched server: %v", err)
+	}
+	srv.Kill()
+	if err := srv.Pause(0); err == nil || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("Pause of a killed launched server = %v, want a not-running error", err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
 	if _, err := srv.Do("PING"); err == nil {
 		t.Error("server still answers after Close")
 	}
-	srv.Close() // idempotent
+	if err := srv.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+	if err := srv.Restart(); err == nil || !strings.Contains(err.Error(), "after Close") {
+		t.Errorf("Restart after Close = %v, want an error", err)
+	}
+}
 
-	_, err = redistest.Launch(&redistest.Options{Args: []string{"no-such-directive yes"}})
-	if err == nil || !strings.Contains(err.Error(), "no-such-directive") {
-		t.Errorf("Launch with a bad directive = %v, want an error quoting the server log", err)
+// leftovers fails t if dir holds anything or a process runs in a directory
+// inside dir (every process redistest starts runs in its server's
+// directory; its command line is no clue, as redis-server rewrites it).
+func leftovers(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("left behind in REDISTEST_DIR: %s", e.Name())
+	}
+	cwds, err := filepath.Glob("/proc/[0-9]*/cwd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range cwds {
+		// A removed cwd reads as "/path (deleted)".
+		if cwd, err := os.Readlink(p); err == nil && strings.HasPrefix(cwd, dir+"/") {
+			cmd, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+			t.Errorf("process left behind: %s (%s) in %s", filepath.Dir(p), strings.ReplaceAll(string(cmd), "\x00", " "), cwd)
+		}
+	}
+}
+
+// launchDir points REDISTEST_DIR at a new directory and returns it. Tests
+// that call it cannot be parallel (t.Setenv), so goleak.VerifyNone sees
+// only their own goroutines.
+func launchDir(t *testing.T) string {
+	dir := t.TempDir()
+	t.Setenv("REDISTEST_DIR", dir)
+	return dir
+}
+
+func TestLaunchCloseLeavesNothing(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := launchDir(t)
+
+	srv, err := redistest.Launch(&redistest.Options{TLS: true, Persistence: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := srv.Addr()
+	srv.Do("SET", "k", "v")
+	srv.Pause(time.Hour) // a pending resume timer
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("%s still listening after Close", addr)
+	}
+	leftovers(t, dir)
+
+	p, err := redistest.LaunchProxy(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("Proxy.Close: %v", err)
+	}
+
+	cl, err := redistest.LaunchCluster(3, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	leftovers(t, dir)
+
+	sen, err := redistest.LaunchSentinel(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sen.Close(); err != nil {
+		t.Fatal(err)
+	}
+	leftovers(t, dir)
+}
+
+// Launch… fail with an error, never a panic, and leave nothing behind.
+func TestLaunchErrors(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := launchDir(t)
+	noBin := filepath.Join(t.TempDir(), "no-redis-server")
+	emptyPath := t.TempDir()
+
+	tests := []struct {
+		name   string
+		env    map[string]string
+		launch func() error
+		want   []string
+	}{
+		{"bad directive", nil, func() error {
+			_, err := redistest.Launch(&redistest.Options{Args: []string{"no-such-directive yes"}})
+			return err
+		}, []string{"Bad directive", "no-such-directive"}},
+		{"ACLUser without password", nil, func() error {
+			_, err := redistest.Launch(&redistest.Options{ACLUser: "app"})
+			return err
+		}, []string{"ACLPassword"}},
+		{"TLS with a bad directive", nil, func() error {
+			_, err := redistest.Launch(&redistest.Options{TLS: true, Args: []string{"tls-protocols NOPE"}})
+			return err
+		}, []string{"redistest: start redis-server"}},
+		{"cluster with 2 masters", nil, func() error {
+			_, err := redistest.LaunchCluster(2, 0)
+			return err
+		}, []string{"at least 3 masters"}},
+		{"negative replicas", nil, func() error {
+			_, err := redistest.LaunchSentinel(-1)
+			return err
+		}, []string{"negative"}},
+		{"REDISTEST_SERVER_BIN missing", map[string]string{"REDISTEST_SERVER_BIN": noBin}, func() error {
+			_, err := redistest.Launch(nil)
+			return err
+		}, []string{noBin, "apt-get install -y redis-server redis-tools redis-sentinel", "make test"}},
+		{"PATH without redis-server", map[string]string{"REDISTEST_SERVER_BIN": "", "PATH": emptyPath}, func() error {
+			_, err := redistest.Launch(nil)
+			return err
+		}, []string{"redis-server not found", "apt-get install -y redis-server redis-tools redis-sentinel"}},
+		{"sentinel without redis-server", map[string]string{"REDISTEST_SERVER_BIN": "", "PATH": emptyPath}, func() error {
+			_, err := redistest.LaunchSentinel(1)
+			return err
+		}, []string{"redis-server not found", "apt-get install"}},
+		// redis-cli fails after every node has started: they must go.
+		{"redis-cli fails", map[string]string{"REDISTEST_CLI_BIN": "false"}, func() error {
+			_, err := redistest.LaunchCluster(3, 0)
+			return err
+		}, []string{"--cluster create", "exit status 1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			var err error
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("panicked: %v", r)
+					}
+				}()
+				err = tt.launch()
+			}()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+			leftovers(t, dir)
+		})
 	}
 }

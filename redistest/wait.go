@@ -3,7 +3,6 @@ package redistest
 import (
 	"fmt"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -17,30 +16,23 @@ const pollInterval = 100 * time.Millisecond
 // probeTimeout bounds one command sent by a wait helper.
 const probeTimeout = 2 * time.Second
 
-// waitFor calls check until it reports done, failing t after timeout with
-// what and the last reason check gave.
-func waitFor(t testing.TB, timeout time.Duration, what string, check func() (done bool, why string)) {
-	t.Helper()
-	waitForLogs(t, timeout, what, check, nil)
-}
-
-// waitForLogs is waitFor adding the log tails of servers to the failure.
-func waitForLogs(t testing.TB, timeout time.Duration, what string, check func() (done bool, why string), servers []*Server) {
-	t.Helper()
+// waitFor calls check until it reports done, and returns an error with
+// what, the last reason check gave and the log tails of servers once
+// timeout has passed.
+func waitFor(timeout time.Duration, what string, check func() (done bool, why string), servers ...*Server) error {
 	start := time.Now()
 	deadline := start.Add(timeout)
 	for {
 		done, why := check()
 		if done {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
 			var logs strings.Builder
 			for _, s := range servers {
 				fmt.Fprintf(&logs, "\n%s:%s", s.what(), s.logTail())
 			}
-			t.Fatalf("redistest: %s: not done after %v: %s%s", what, time.Since(start).Round(time.Millisecond), why, logs.String())
-			return
+			return fmt.Errorf("redistest: %s: not done after %v: %s%s", what, time.Since(start).Round(time.Millisecond), why, logs.String())
 		}
 		time.Sleep(pollInterval)
 	}
