@@ -476,3 +476,56 @@ func TestInvalidConfigFailsOpen(t *testing.T) {
 		t.Fatalf("Open(bad config) = %v, want *ConfigError", err)
 	}
 }
+
+// A command built before the Kit connected carries no cluster slot; used
+// after the Kit connected to a cluster it is refused with an error. It
+// used to reach the engine's slot table and panic (index out of range).
+func TestBuilderBeforeClusterConnect(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3, 0)
+	p := redistest.NewProxy(t, cl.Addrs()[0])
+	p.Blackhole(true)
+	k := open(t, redkit.Config{Addrs: []string{p.Addr()}, ConnectRetry: -1,
+		ConnectTimeout: 300 * time.Millisecond, CommandTimeout: 300 * time.Millisecond})
+	if k.Connected() {
+		t.Fatal("connected through a blackholed proxy")
+	}
+	early := k.B().Get().Key("user:42").Build()
+	earlyBatch := k.B().Get().Key("user:43").Build()
+	p.Blackhole(false)
+	deadline := time.Now().Add(20 * time.Second)
+	for k.Mode() != "cluster" {
+		if time.Now().After(deadline) {
+			t.Fatal("Kit did not connect to the cluster within 20s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := k.Do(t.Context(), early); err == nil || !errors.Is(err, redkit.ErrUnavailable) {
+		t.Fatalf("Do of a command built before connecting = %v, want ErrUnavailable asking to build it again", err)
+	}
+	if _, err := k.DoMulti(t.Context(), earlyBatch); err == nil {
+		t.Fatal("DoMulti of a command built before connecting: no error")
+	}
+	setGet(t, k, "user:42", "ok") // commands built now carry their slot
+}
+
+// Health uses a ctx deadline as given: a probe may wait longer than
+// HealthCheck.Timeout when its caller allows it (health.Checker's own
+// Timeout), and HealthCheck.Timeout bounds a ctx without a deadline.
+func TestHealthTimeoutFromContext(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	k := open(t, redkit.Config{URL: srv.URL(), CommandTimeout: 10 * time.Second,
+		HealthCheck: redkit.HealthCheckConfig{Timeout: 100 * time.Millisecond}})
+	srv.Pause(400 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if r := k.Health(ctx); !r.Healthy {
+		t.Fatalf("Health with a 5s deadline across a 400ms pause = %+v, want healthy (capped at HealthCheck.Timeout?)", r)
+	}
+	srv.Pause(400 * time.Millisecond)
+	if r := k.Health(context.Background()); r.Healthy {
+		t.Fatalf("Health without a deadline across a 400ms pause: healthy, want a failure after HealthCheck.Timeout (100ms)")
+	}
+	time.Sleep(500 * time.Millisecond)
+}

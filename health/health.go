@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/internal/engine"
 )
 
 // Options configures a Checker. Zero fields take the Kit's
@@ -39,8 +40,10 @@ type Status struct {
 	Checks              int64               `json:"checks"`
 }
 
-// Checker PINGs Redis periodically and serves the result. Its goroutine
-// runs from NewChecker until Close. A Checker is safe for concurrent use.
+// Checker PINGs Redis periodically and serves the result. The PINGs are
+// the Kit's health probes (the same as Kit.Health, past the circuit
+// breaker), made by a goroutine the Kit owns from NewChecker until Close
+// (or until the Kit closes). A Checker is safe for concurrent use.
 type Checker struct {
 	kit  *redkit.Kit
 	opts Options
@@ -48,9 +51,8 @@ type Checker struct {
 	mu     sync.RWMutex
 	status Status
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	stop func()
+	once sync.Once
 }
 
 // NewChecker probes Redis once (bounded by Timeout), then starts PINGing
@@ -73,35 +75,15 @@ func NewChecker(k *redkit.Kit, opts *Options) *Checker {
 	if o.FailureThreshold <= 0 {
 		o.FailureThreshold = 1
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &Checker{kit: k, opts: o, cancel: cancel, done: make(chan struct{})}
-	c.check(ctx)
-	go c.loop(ctx)
+	c := &Checker{kit: k, opts: o}
+	e := engine.Of(k.Client())
+	c.fold(e.Probe(context.Background(), o.Timeout))
+	c.stop = e.Watch(o.Interval, o.Timeout, c.fold)
 	return c
 }
 
-func (c *Checker) loop(ctx context.Context) {
-	defer close(c.done)
-	t := time.NewTicker(c.opts.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			c.check(ctx)
-		}
-	}
-}
-
-// check runs one probe and folds it into the status.
-func (c *Checker) check(ctx context.Context) {
-	pctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-	r := c.kit.Health(pctx)
-	cancel()
-	if ctx.Err() != nil {
-		return // closing: a cancelled probe says nothing about Redis
-	}
+// fold folds one probe's report into the status.
+func (c *Checker) fold(r engine.Report) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := &c.status
@@ -136,10 +118,7 @@ func (c *Checker) Status() Status {
 // Close stops the periodic PINGs and waits for the goroutine to end. It is
 // idempotent and always returns nil.
 func (c *Checker) Close() error {
-	c.once.Do(func() {
-		c.cancel()
-		<-c.done
-	})
+	c.once.Do(c.stop)
 	return nil
 }
 

@@ -98,3 +98,21 @@ func TestFailureThreshold(t *testing.T) {
 	c.Close()
 	c.Close() // idempotent
 }
+
+// Options.Timeout is the probe's bound, also above the Kit's
+// HealthCheck.Timeout (it used to be capped by it a second time).
+func TestTimeoutAboveKitDefault(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	k, err := redkit.Open(t.Context(), redkit.Config{URL: srv.URL(), CommandTimeout: 10 * time.Second,
+		HealthCheck: redkit.HealthCheckConfig{Timeout: 50 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	srv.Pause(300 * time.Millisecond)
+	c := health.NewChecker(k, &health.Options{Interval: time.Hour, Timeout: 5 * time.Second})
+	defer c.Close()
+	if s := c.Status(); !s.Healthy {
+		t.Fatalf("a 5s probe across a 300ms pause: %+v, want healthy", s)
+	}
+}
