@@ -27,14 +27,14 @@ var errShortValue = errors.New("kv: GET returned a value of the wrong size")
 
 // kvClients are the contenders of the kv suite, open for its whole run.
 type kvClients struct {
-	kit        *redkit.Kit
-	same, def  rueidis.Client // rueidis with the Kit's engine settings; with its own defaults
-	gr         *redis.Client
-	ap         *redis.AutoPipeliner
-	keys       []string
-	value      string
-	bgCx     context.Context // context.Background(): no deadline, never cancelled
-	cancelCx context.Context // cancellable, no deadline
+	kit       *redkit.Kit
+	same, def rueidis.Client // rueidis with the Kit's engine settings; with its own defaults
+	gr        *redis.Client
+	ap        *redis.AutoPipeliner
+	keys      []string
+	value     string
+	bgCx      context.Context // context.Background(): no deadline, never cancelled
+	cancelCx  context.Context // cancellable, no deadline
 }
 
 func openKV(env *Env, cl *closers) (*kvClients, error) {
@@ -100,8 +100,8 @@ const (
 	kvSame                  // rueidis with the Kit's engine settings: the baseline
 	kvSameBackground        // the same, ctx = context.Background()
 	kvDefault               // rueidis with its own defaults
-	kvPool                // go-redis, pool
-	kvAuto                // go-redis, AutoPipeline
+	kvPool                  // go-redis, pool
+	kvAuto                  // go-redis, AutoPipeline
 )
 
 func (c *kvClients) getVariants() []Variant {

@@ -192,7 +192,7 @@ func (env *Env) measure(n int, op Op) measurement {
 	// Start each measurement from the same heap state. Not later: a forced
 	// GC while hundreds of goroutines spin took a minute.
 	runtime.GC()
-	hists := make([]hist, n)    // one per goroutine: no sharing on the hot path
+	hists := make([]hist, n) // one per goroutine: no sharing on the hot path
 	// See Op; measurement stops by phase, not ctx. One ctx per goroutine,
 	// as each request has its own: a ctx shared by hundreds of goroutines
 	// would measure the contention on its Done channel, which no server
