@@ -27,10 +27,20 @@
 //
 // The packages built on a Kit: cache (typed cache with a near cache),
 // lock (distributed locks), collection (typed sets, lists, hashes, sorted
-// sets), queue (a reliable priority work queue), pubsub (typed pub/sub and
-// streams), session (HTTP sessions), health (PING checks and a handler),
-// and redistest (real redis-server processes for tests).
+// sets), queue (a reliable priority work queue), health (PING checks and a
+// handler); codec (how typed values are stored); and redistest (real
+// redis-server processes for tests).
 //
-// What it leaves out: it is not a general Redis client — use Kit.Client
-// for any command it does not wrap.
+// # Raw calls
+//
+// Every call takes one route to Redis: the circuit breaker, retry of
+// idempotent commands, classification of errors into *Error, Stats and the
+// metrics. For a command redkit does not wrap, Kit.Client returns that route
+// as a rueidis.Client (Do, DoMulti, Receive, Dedicated, Nodes...), and Do,
+// DoMulti, DoCache, DoMultiCache and Exec are shorthands on it that return
+// the reply and the error apart; B builds commands. There is no way around
+// the route: a raw call is protected and counted like redkit's own.
+//
+// What it leaves out: it is not a general Redis client API of its own —
+// commands are rueidis's (Kit.B), sent on the Kit's route.
 package redkit
