@@ -209,18 +209,18 @@ type EngineConfig struct {
 	// The default gets both: see DisableDirect.
 	DisableAutoPipelining bool
 	// DisableDirect keeps every call on the pipeline. By default a call
-	// whose ctx can never be cancelled (context.Background(), or
-	// context.WithoutCancel) and that starts while no other call of the
-	// Kit is in flight is written and read on the caller's goroutine over
-	// a pooled connection (one per node in practice), skipping the
-	// pipeline's hand-off between goroutines: about 1.3x less CPU per call
-	// for sequential callers, no change under concurrency. Such a call is
-	// bounded by CommandTimeout. A pooled connection is checked before it
-	// is written to, so one that the server closed while idle (a restart)
-	// is dropped and the call goes on the pipeline instead of failing.
-	// Calls with a cancellable ctx, reads through DoCache (client-side
-	// caching) and blocking commands always use the pipeline or their own
-	// connections.
+	// that starts while no other call of the Kit is in flight is written
+	// and read on the caller's goroutine over a pooled connection (one per
+	// node in practice), skipping the pipeline's hand-off between
+	// goroutines: about 1.3x less CPU per call for sequential callers, no
+	// change under concurrency. Its ctx's deadline becomes the
+	// connection's (capped at CommandTimeout), and a cancelled ctx breaks
+	// the read: the connection is then discarded, never reused
+	// mid-reply. A pooled connection is checked before it is written to,
+	// so one that the server closed while idle (a restart) is dropped and
+	// the call goes on the pipeline instead of failing. Reads through
+	// DoCache (client-side caching), blocking commands and (un)subscribe
+	// commands always use the pipeline or their own connections.
 	DisableDirect bool
 }
 
