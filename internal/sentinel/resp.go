@@ -139,10 +139,17 @@ func (c *conn) exchange(ctx context.Context, n int, cmds ...[]string) ([]any, er
 	return replies, nil
 }
 
-// ctxErr prefers ctx's error to the I/O error it caused.
+// ctxErr prefers ctx's error to the I/O error it caused. The connection's
+// deadline is ctx's, and it may pass before ctx's own timer has fired: a
+// timeout at or after ctx's deadline is reported as
+// context.DeadlineExceeded too.
 func ctxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
+	}
+	var ne net.Error
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) && errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 	}
 	return err
 }
