@@ -89,12 +89,12 @@ func TestFailoverFollowed(t *testing.T) {
 				lagging++
 			}
 		}
-		lag := at.Sub(p.named[0])
+		lag := at.Sub(p.sent)
 		t.Logf("%s watcher: switched %v after the leader sent SLAVEOF NO ONE, %v after a poll saw the new master answer ROLE master, %v after the leader named it, %v before Failover returned (every sentinel named it); %d polled answers named the old master after the switch",
-			w.name, at.Sub(p.sent).Round(time.Microsecond), at.Sub(p.promoted).Round(time.Microsecond), lag.Round(time.Microsecond),
+			w.name, lag.Round(time.Microsecond), at.Sub(p.promoted).Round(time.Microsecond), at.Sub(p.named[0]).Round(time.Microsecond),
 			done.Sub(at).Round(time.Millisecond), lagging)
 		if w.w == events && lag > 250*time.Millisecond {
-			t.Errorf("%s watcher switched %v after the leader named the new master, want milliseconds", w.name, lag)
+			t.Errorf("%s watcher switched %v after the leader sent SLAVEOF NO ONE, want milliseconds", w.name, lag)
 		}
 	}
 	t.Logf("the leader sent SLAVEOF NO ONE %v after SENTINEL FAILOVER; a poll saw the new master answer ROLE master %v after",

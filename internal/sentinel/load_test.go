@@ -253,8 +253,8 @@ func TestFailoverUnderWriteLoad(t *testing.T) {
 	if len(swaps) != 1 || swaps[0].addr != r.nm {
 		t.Fatalf("the writers' client was swapped to %v, want once to %s", swaps, r.nm)
 	}
-	lag := swaps[0].swapped.Sub(r.leader)
-	t.Logf("watcher: reported the new master %v after the leader sent SLAVEOF NO ONE, %v after the leader named it; writers on it %v after the leader named it (connecting took %v), %v before Failover returned",
+	lag := swaps[0].swapped.Sub(r.sent)
+	t.Logf("watcher: reported the new master %v after the leader sent SLAVEOF NO ONE, %v after the leader named it; writers on it %v after SLAVEOF NO ONE (connecting took %v), %v before Failover returned",
 		swaps[0].reported.Sub(r.sent).Round(time.Microsecond), swaps[0].reported.Sub(r.leader).Round(time.Microsecond),
 		lag.Round(time.Microsecond), swaps[0].swapped.Sub(swaps[0].reported).Round(time.Microsecond),
 		r.done.Sub(swaps[0].swapped).Round(time.Millisecond))
@@ -271,7 +271,7 @@ func TestFailoverUnderWriteLoad(t *testing.T) {
 		t.Errorf("the old master acknowledged %d writes after the failover completed", r.oldAfterDone)
 	}
 	if lag > 250*time.Millisecond {
-		t.Errorf("writers moved to the new master %v after the leader named it, want milliseconds", lag)
+		t.Errorf("writers moved to the new master %v after the leader sent SLAVEOF NO ONE, want milliseconds", lag)
 	}
 }
 

@@ -54,3 +54,15 @@ func TestEventMaster(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePromotion(t *testing.T) {
+	p, m, o, ok := parsePromotion("slave 127.0.0.1:44841 127.0.0.1 44841 @ mymaster 127.0.0.1 46229")
+	if !ok || p != "127.0.0.1:44841" || m != "mymaster" || o != "127.0.0.1:46229" {
+		t.Errorf("parsePromotion = %q, %q, %q, %v; want 127.0.0.1:44841, mymaster, 127.0.0.1:46229, true", p, m, o, ok)
+	}
+	for _, msg := range []string{"", "master mymaster 127.0.0.1 46229", "slave a b c d e f"} {
+		if _, _, _, ok := parsePromotion(msg); ok {
+			t.Errorf("parsePromotion(%q) ok, want not", msg)
+		}
+	}
+}

@@ -12,14 +12,16 @@ import (
 )
 
 // events are the sentinel channels that announce a configuration for a
-// master set. The failover leader publishes +promoted-slave and
-// +failover-state-reconf-slaves the moment the promoted replica reports
-// itself master, when it starts naming it; the other sentinels publish
-// +config-update-from and +switch-master when they adopt the leader's
-// configuration from its hello messages; the leader publishes its own
-// +switch-master only at the end of the failover. +reset-master follows
-// SENTINEL RESET.
+// master set. The failover leader publishes +failover-state-wait-promotion
+// when it tells the replica it chose to become master (see promote.go),
+// and +promoted-slave and +failover-state-reconf-slaves when it sees that
+// replica report itself master and starts naming it; the other sentinels
+// publish +config-update-from and +switch-master when they adopt the
+// leader's configuration from its hello messages; the leader publishes its
+// own +switch-master only at the end of the failover. +reset-master
+// follows SENTINEL RESET.
 var events = []string{
+	"+failover-state-wait-promotion",
 	"+promoted-slave",
 	"+failover-state-reconf-slaves",
 	"+config-update-from",
@@ -154,6 +156,10 @@ func (w *Watcher) subscribe(ctx context.Context, l *link, recovered bool) (subsc
 		}
 		w.log.Debug("sentinel: event", slog.String("sentinel.addr", l.addr),
 			slog.String("sentinel.event", channel), slog.String("sentinel.message", payload))
+		if channel == "+failover-state-wait-promotion" {
+			w.promoting(ctx, payload)
+			continue // the sentinel does not name the replica yet
+		}
 		w.check(ctx, l)
 	}
 }
