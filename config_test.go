@@ -126,7 +126,7 @@ func TestParseURL(t *testing.T) {
 			}
 		}},
 		{"rediss://cache.example:6380", func(t *testing.T, c Config) {
-			if c.TLS == nil || c.TLS.ServerName != "cache.example" || c.TLS.MinVersion != tls.VersionTLS12 {
+			if c.TLS == nil || c.TLS.ServerName != "" || c.TLS.MinVersion != tls.VersionTLS12 {
 				t.Errorf("TLS = %+v", c.TLS)
 			}
 		}},

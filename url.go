@@ -82,10 +82,10 @@ func ParseURL(rawURL string) (Config, error) {
 	if len(c.Addrs) == 0 {
 		return fail("no host in %q", redact(u))
 	}
-	if c.TLS != nil {
-		host, _, _ := net.SplitHostPort(c.Addrs[0])
-		c.TLS.ServerName = host
-	}
+	// TLS.ServerName stays empty: each host (a cluster's nodes, the
+	// sentinels, the master they name) is verified against its own name.
+	// Pinning it to the first host made a rediss+sentinel:// Kit check the
+	// master's certificate against a sentinel's name.
 	segs := strings.FieldsFunc(u.Path, func(r rune) bool { return r == '/' })
 	if sentinel {
 		if len(segs) > 0 {
@@ -223,9 +223,6 @@ func ConfigFromEnv() (Config, error) {
 	if caFile != "" || certFile != "" || keyFile != "" {
 		if c.TLS == nil {
 			c.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-			if len(c.Addrs) > 0 {
-				c.TLS.ServerName, _, _ = net.SplitHostPort(c.Addrs[0])
-			}
 		}
 		if caFile != "" {
 			pem, err := os.ReadFile(caFile)

@@ -91,17 +91,6 @@ func (e *Engine) clientOption() rueidis.ClientOption {
 		RetryDelay:            retryDelay(o.Retry),
 		ConnWriteTimeout:      wait,
 	}
-	if o.Sentinel.MasterName != "" {
-		opt.InitAddress = o.Sentinel.Addrs
-		opt.Sentinel = rueidis.SentinelOption{
-			MasterSet:  o.Sentinel.MasterName,
-			Username:   o.Sentinel.Username,
-			Password:   o.Sentinel.Password,
-			TLSConfig:  o.TLS,
-			ClientName: o.ClientName,
-			Dialer:     opt.Dialer,
-		}
-	}
 	return opt
 }
 
@@ -180,7 +169,7 @@ func (e *Engine) connect(ctx context.Context, retries int) (*clients, error) {
 			}
 			delay = min(delay*2, 5*time.Second)
 		}
-		b, err := e.newClients()
+		b, err := e.newClients(ctx)
 		if err == nil {
 			if e.opt.RequireCluster && b.c.Mode() != rueidis.ClientModeCluster {
 				b.close()
@@ -210,8 +199,30 @@ func (e *Engine) target() string {
 	return strings.Join(e.opt.Addrs, ",")
 }
 
-func (e *Engine) newClients() (*clients, error) {
-	opt := e.clientOption()
+// newClients builds the engine clients: for the seeds, or in Sentinel mode
+// for the master the sentinels name (starting to follow it the first time).
+func (e *Engine) newClients(ctx context.Context) (*clients, error) {
+	if e.opt.Sentinel.MasterName == "" {
+		return e.newClientsWith(e.clientOption())
+	}
+	if e.watcher == nil {
+		w, err := e.startSentinel(ctx)
+		if err != nil {
+			return nil, err
+		}
+		e.watcher = w
+		e.wg.Add(1)
+		go e.followMaster(w)
+	}
+	return e.newClientsAt(e.watcher.Master())
+}
+
+// newClientsAt builds the engine clients for the master at addr.
+func (e *Engine) newClientsAt(addr string) (*clients, error) {
+	return e.newClientsWith(e.masterOption(e.clientOption(), addr))
+}
+
+func (e *Engine) newClientsWith(opt rueidis.ClientOption) (*clients, error) {
 	c, err := rueidis.NewClient(opt)
 	if err != nil {
 		if c != nil {
@@ -245,13 +256,12 @@ func (e *Engine) connectLoop(lastErr error) {
 			return
 		case <-t.C:
 		}
-		b, err := e.newClients()
+		b, err := e.newClients(e.ctx)
 		if err == nil {
-			if e.closed.Load() {
+			if e.closed.Load() || !e.clients.CompareAndSwap(nil, b) {
 				b.close()
 				return
 			}
-			e.clients.Store(b)
 			e.log.Info("redkit: connected to redis", "target", e.target())
 			return
 		}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/redkit-go/redkit/internal/sentinel"
 	"github.com/redkit-go/redkit/internal/telemetry"
 )
 
@@ -41,7 +42,8 @@ type Engine struct {
 	route *Client
 
 	clients     atomic.Pointer[clients]
-	placeholder rueidis.Client // B before the first connection
+	placeholder rueidis.Client    // B before the first connection
+	watcher     *sentinel.Watcher // follows the master in Sentinel mode (sentinel.go)
 	brk         *breaker
 
 	// calls and folded count commands: see enter and leave. calls is
@@ -93,7 +95,9 @@ func New(ctx context.Context, opt Options) (*Engine, error) {
 	b, err := e.connect(ctx, opt.ConnectRetry)
 	switch {
 	case err == nil:
-		e.clients.Store(b)
+		if !e.clients.CompareAndSwap(nil, b) {
+			b.close() // the sentinel watcher already moved to a newer master
+		}
 	case opt.AbortOnConnectFail || IsAuthError(err) || ctx.Err() != nil || errors.Is(err, ErrConfig):
 		return nil, err
 	default:
@@ -116,6 +120,9 @@ func (e *Engine) Close() {
 		close(e.closeCh)
 		e.cancel()
 		e.wg.Wait()
+		if e.watcher != nil {
+			e.watcher.Close()
+		}
 		if b := e.clients.Load(); b != nil {
 			b.close()
 		}
@@ -146,10 +153,14 @@ func (e *Engine) Connected() bool { return e.clients.Load() != nil }
 // Mode reports the topology: "standalone", "cluster" or "sentinel", or
 // "" before the engine connects.
 func (e *Engine) Mode() string {
-	if c := e.current(); c != nil {
-		return string(c.Mode())
+	c := e.current()
+	switch {
+	case c == nil:
+		return ""
+	case e.opt.Sentinel.MasterName != "":
+		return string(rueidis.ClientModeSentinel)
 	}
-	return ""
+	return string(c.Mode())
 }
 
 // Nodes is the number of nodes the engine knows (masters and replicas).
