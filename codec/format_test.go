@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -498,6 +499,42 @@ func TestMaxDecodedSize(t *testing.T) {
 	for z, b := range frames {
 		if got, err := Decode[string](Format{}, b); err != nil || got != v {
 			t.Errorf("%s at the limit: %v", z, err)
+		}
+	}
+}
+
+// What a frame declares is not allocated before its bytes back it: a
+// hostile frame costs a small multiple of what a valid frame of its length
+// could hold (zstd's densest block, RLE, turns 4 bytes into 128 KiB), not
+// what it claims. The libraries alone allocate every size declared below
+// (32 MiB to 400 MiB, and for the second frames up to MaxDecodedSize).
+func TestHostileFrameSizes(t *testing.T) {
+	tiny, err := Encode(Format{Compression: Zstd, CompressMin: 1}, strings.Repeat("hello ", 6))
+	if err != nil || CompressionOf(tiny) != Zstd {
+		t.Fatalf("tiny zstd frame: %q, %v", tiny, err)
+	}
+	// A frame that declares 100 MB and holds one raw byte.
+	lying := "\x28\xb5\x2f\xfd\xa0\x00\xe1\xf5\x05\x09\x00\x00a"
+	skippable := "\x50\x2a\x4d\x18\x00\x00\x00\x00"
+	for _, tc := range []struct{ name, data string }{
+		{"zstd lying content size", Marker + "\x04" + lying},
+		{"zstd frame then lying frame", string(tiny) + lying},
+		{"zstd skippable then lying frame", Marker + "\x04" + skippable + lying},
+		{"s2 32 MiB declared, no data", Marker + "\x05\xfe\xff\xff\x0f\x00"},
+		{"s2 400 MiB declared, garbage", Marker + "\x05\x80\x80\x80\xc8\x01" + strings.Repeat("\x00", 64)},
+	} {
+		data := []byte(tc.data)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range 5 {
+			if _, err := Decode[[]byte](Format{}, data); !errors.Is(err, ErrDecode) {
+				t.Errorf("%s: error %v, want ErrDecode", tc.name, err)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		perRun := (after.TotalAlloc - before.TotalAlloc) / 5
+		if budget := uint64(64<<10 + len(data)*4*(32<<10)); perRun > budget {
+			t.Errorf("%s: %d bytes allocated per decode, want <= %d (64 KiB + 4 x 32 KiB per input byte)", tc.name, perRun, budget)
 		}
 	}
 }

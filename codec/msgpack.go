@@ -59,6 +59,11 @@ func (msgpackCodec) Marshal(v any) ([]byte, error) {
 	err := e.enc.Encode(v)
 	var out []byte
 	if err == nil {
+		// SetSortMapKeys sorts only map[string]string, map[string]bool and
+		// map[string]any; any other map (map[string]int, map[int]string,
+		// map[any]any) comes out in Go's random order, so those values are
+		// rewritten (TestDeterministicEncoding, TestMsgpackKeyOrder and
+		// FuzzRoundTrip fail without it).
 		if msgpackMayHoldMaps(reflect.TypeOf(v)) {
 			out = canonicalMsgpack(e.buf.Bytes())
 		} else {
@@ -72,9 +77,14 @@ func (msgpackCodec) Marshal(v any) ([]byte, error) {
 }
 
 func (msgpackCodec) Unmarshal(data []byte, v any) error {
-	// Validate first: the library sizes slices and maps from declared
-	// lengths (DecodeMap without any limit), so a few hostile bytes could
-	// otherwise cost gigabytes.
+	// Validate first: the library (v5.4.1) sizes what it decodes from
+	// declared lengths. DecodeMap makes a map of the declared size, and
+	// decodeSliceValue's allocation limit never applies (it tests
+	// flags&disableAllocLimitFlag != 1, which always holds), so 5 bytes
+	// declaring a []T of 2^32-1 elements ask for 481 GB, and the runtime's
+	// out-of-memory is fatal, not a panic to recover. Without this check
+	// TestMsgpackHostileLengths and FuzzDecode's corpus
+	// (testdata/fuzz/FuzzDecode) end that way.
 	var traps []int
 	end, err := skipMsgpack(data, 0, 0, &traps)
 	if err != nil {

@@ -141,7 +141,10 @@ var errMsgpackExtMap = errors.New("msgpack: extension read as a map")
 // the library could read as maps: it refuses to read a trapped position
 // byte by byte, which the library only does when it takes an extension's
 // body for a map header. Extension decoders (time, registered types) read
-// bodies with Read and are unaffected.
+// bodies with Read and are unaffected. Without it the extension cases of
+// TestMsgpackHostileLengths, and FuzzDecode's corpus, make DecodeMap
+// allocate a map of 0xdfdfdfdf entries (a fatal out-of-memory), and
+// TestMsgpackTimeLikeMapHeader decodes a time as a map.
 type msgpackGuard struct {
 	b     []byte
 	i     int
