@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/redis/rueidis"
 
@@ -44,9 +45,28 @@ func BenchmarkGet(b *testing.B) {
 
 func run(b *testing.B, name string, op func(context.Context) error) {
 	for _, par := range []int{1, 128} {
-		b.Run(name+"/g"+strconv.Itoa(par), func(b *testing.B) {
+		for _, deadline := range []bool{false, true} {
+			runOne(b, name, par, deadline, op)
+		}
+	}
+}
+
+// runOne measures op at par goroutines with context.Background() or a ctx
+// that has a deadline (as a request's).
+func runOne(b *testing.B, name string, par int, deadline bool, op func(context.Context) error) {
+	ctxName := "/bg"
+	if deadline {
+		ctxName = "/deadline"
+	}
+	{
+		b.Run(name+"/g"+strconv.Itoa(par)+ctxName, func(b *testing.B) {
 			b.ReportAllocs()
 			ctx := context.Background()
+			if deadline {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, time.Hour)
+				defer cancel()
+			}
 			if par == 1 {
 				for b.Loop() {
 					if err := op(ctx); err != nil {

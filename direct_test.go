@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -199,4 +200,47 @@ func TestDirectPathRequestContext(t *testing.T) {
 	if s := k.Stats(); s.Breaker != redkit.BreakerClosed {
 		t.Errorf("breaker %s after callers gave up (threshold 1): a cancelled call counted as a failure", s.Breaker)
 	}
+}
+
+// A subscription and a blocking command wait on connections of their own:
+// while they wait, a lone call still takes the direct path.
+func TestDirectPathBesideLongCalls(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	k := open(t, redkit.Config{URL: srv.URL()})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	subscribed := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		c := k.Client()
+		_ = c.Receive(ctx, c.B().Subscribe().Channel("news").Build(), func(rueidis.PubSubMessage) {})
+	})
+	wg.Go(func() {
+		close(subscribed)
+		_, _ = k.Do(ctx, k.B().Blpop().Key("nothing").Timeout(30).Build())
+	})
+	defer wg.Wait()
+	<-subscribed
+	deadline := time.Now().Add(10 * time.Second)
+	for { // both are on their own connections once the server lists three clients
+		m, _ := srv.Do("CLIENT", "LIST")
+		if strings.Count(m, "cmd=subscribe") >= 1 && strings.Count(m, "cmd=blpop") >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no subscription and BLPOP in CLIENT LIST:\n%s", m)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := k.Stats().Direct
+	for range 5 {
+		if _, err := k.Do(t.Context(), k.B().Set().Key("x").Value("1").Build()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := k.Stats().Direct - before; got != 5 {
+		t.Errorf("%d of 5 lone calls took the direct path beside a subscription and a BLPOP, want 5", got)
+	}
+	cancel()
 }

@@ -115,9 +115,9 @@ func (c *Client) Receive(ctx context.Context, sub rueidis.Completed, fn func(rue
 		if err != nil {
 			return err
 		}
-		c.e.enter(1)
-		err = c.node.Receive(ctx, sub, fn)
+		c.e.enter(1) // counted, not kept in flight: see Engine.Receive
 		c.e.leave(1)
+		err = c.node.Receive(ctx, sub, fn)
 		return c.e.finish(ctx, done, err)
 	}
 	return c.e.Receive(ctx, sub, fn)
@@ -234,9 +234,9 @@ func (d *dedicated) DoMulti(ctx context.Context, multi ...rueidis.Completed) []r
 }
 
 func (d *dedicated) Receive(ctx context.Context, sub rueidis.Completed, fn func(rueidis.PubSubMessage)) error {
-	d.e.enter(1)
-	err := d.dc.Receive(ctx, sub, fn)
+	d.e.enter(1) // counted, not kept in flight: see Engine.Receive
 	d.e.leave(1)
+	err := d.dc.Receive(ctx, sub, fn)
 	if err != nil && !isReplyOrNil(err) {
 		return d.e.classify(ctx, err)
 	}

@@ -474,8 +474,10 @@ func (e *Engine) Receive(ctx context.Context, sub rueidis.Completed, fn func(rue
 		e.brk.report(done, nil)
 		return err
 	}
+	// Counted as one command, not kept in flight: a subscription lasts,
+	// on a connection of its own.
 	e.enter(1)
-	err = b.c.Receive(ctx, sub, fn)
 	e.leave(1)
+	err = b.c.Receive(ctx, sub, fn)
 	return e.finish(ctx, done, err)
 }
