@@ -2,7 +2,6 @@ package lock
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/redkit-go/redkit"
 	"github.com/redkit-go/redkit/internal/engine"
+	"github.com/redkit-go/redkit/internal/lease"
 )
 
 // Defaults for RedlockOptions.
@@ -163,7 +163,7 @@ func (r *Redlock) TryAcquire(ctx context.Context, key string, ttl time.Duration)
 		ttl = r.opts.TTL
 	}
 	ttl = max(ttl, time.Millisecond)
-	token := rand.Text()
+	token := lease.NewToken()
 	start := time.Now()
 	drift := time.Duration(float64(ttl)*r.opts.DriftFactor) + 2*time.Millisecond
 
@@ -277,7 +277,7 @@ func (r *Redlock) releaseAll(ctx context.Context, key, token string) (int, []err
 	released := make([]bool, len(r.kits))
 	errs := r.each(ctx, releaseMasterTimeout, func(ctx context.Context, i int, k *redkit.Kit) error {
 		lk := k.Key("lock", redkit.HashTag(key))
-		ok, err := execBool(ctx, k, unlockScript, []string{lk}, token)
+		ok, err := lease.Release(ctx, k, lk, token)
 		released[i] = ok
 		return err
 	})
