@@ -26,7 +26,8 @@
 //
 // # Errors
 //
-// Every error is a *redkit.Error naming the operation and the key:
+// Every error is a *redkit.Error naming the operation and, in Error.Key,
+// the key as given to the constructor (without the Kit's prefix):
 //   - an empty key (given to the constructor) → redkit.ErrEmptyKey, on
 //     every call;
 //   - a key that holds another Redis type → redkit.ErrWrongType;
