@@ -262,7 +262,7 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 			case <-ctx.Done():
 				l.unpark(key, token)
 				l.abandon(ctx, keys, token, ttl)
-				return nil, errors.Join(fail(opAcquire, key, ErrNotAcquired), ctx.Err())
+				return nil, errors.Join(redkit.Wrap(opAcquire, key, ErrNotAcquired), ctx.Err())
 			}
 			// Still waiting: queue ourselves (a no-op if the release
 			// did meanwhile) and wait as any waiter.
@@ -288,7 +288,7 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 		status, n, perr := pair(msg)
 		if perr != nil {
 			l.abandon(ctx, keys, token, ttl)
-			return nil, fail(opAcquire, key, perr)
+			return nil, redkit.Wrap(opAcquire, key, perr)
 		}
 		switch status {
 		case 1:
@@ -300,14 +300,14 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 			return l.newLock(key, keys, token, n, ttl, prevSent), nil
 		}
 		if !queue {
-			return nil, fail(opAcquire, key, ErrNotAcquired)
+			return nil, redkit.Wrap(opAcquire, key, ErrNotAcquired)
 		}
 		d := l.pollDelay(time.Duration(n) * time.Millisecond)
 		if !deadline.IsZero() {
 			left := time.Until(deadline)
 			if left <= 0 {
 				l.abandon(ctx, keys, token, ttl)
-				return nil, fail(opAcquire, key, ErrNotAcquired)
+				return nil, redkit.Wrap(opAcquire, key, ErrNotAcquired)
 			}
 			d = min(d, left)
 		}
@@ -326,7 +326,7 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 		case <-readyCh:
 		case <-ctx.Done():
 			l.abandon(ctx, keys, token, ttl)
-			return nil, errors.Join(fail(opAcquire, key, ErrNotAcquired), ctx.Err())
+			return nil, errors.Join(redkit.Wrap(opAcquire, key, ErrNotAcquired), ctx.Err())
 		}
 		prevSent = sent
 	}
@@ -338,7 +338,7 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 func (l *Locker) failAcquire(ctx context.Context, key string, keys []string, token string, ttl time.Duration, err error) error {
 	l.abandon(ctx, keys, token, ttl)
 	if ctx.Err() != nil {
-		return errors.Join(fail(opAcquire, key, ErrNotAcquired), ctx.Err())
+		return errors.Join(redkit.Wrap(opAcquire, key, ErrNotAcquired), ctx.Err())
 	}
 	return redkit.Wrap(opAcquire, key, err)
 }

@@ -218,7 +218,7 @@ func (r *Redlock) TryAcquire(ctx context.Context, key string, ttl time.Duration)
 	// Not acquired: release wherever the lock may have been set.
 	r.releaseAll(context.WithoutCancel(ctx), key, token)
 	if ctx.Err() != nil {
-		return nil, errors.Join(fail(op, key, ErrNotAcquired), ctx.Err())
+		return nil, errors.Join(redkit.Wrap(op, key, ErrNotAcquired), ctx.Err())
 	}
 	var failed []error
 	for i, err := range errs {
@@ -227,14 +227,17 @@ func (r *Redlock) TryAcquire(ctx context.Context, key string, ttl time.Duration)
 		}
 	}
 	if len(failed) == 0 {
-		return nil, fail(op, key, ErrNotAcquired)
+		return nil, redkit.Wrap(op, key, ErrNotAcquired)
 	}
 	cause := fmt.Errorf("%d of %d masters failed, %d granted, quorum %d: %w",
 		len(failed), len(r.kits), len(won), r.quorum, errors.Join(failed...))
+	// Built by hand, not with redkit.Wrap: cause wraps the masters' own
+	// *redkit.Errors, and Wrap would return the first of those in its place.
+	merr := &redkit.Error{Op: op, Key: key, Kind: redkit.Classify(cause), Err: cause}
 	if contended > 0 {
-		return nil, errors.Join(fail(op, key, ErrNotAcquired), &redkit.Error{Op: op, Key: key, Kind: redkit.Classify(cause), Err: cause})
+		return nil, errors.Join(redkit.Wrap(op, key, ErrNotAcquired), merr)
 	}
-	return nil, &redkit.Error{Op: op, Key: key, Kind: redkit.Classify(cause), Err: cause}
+	return nil, merr
 }
 
 // Do acquires the lock named key as Acquire does, runs fn holding it with

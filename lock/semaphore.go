@@ -61,7 +61,7 @@ func (s *Semaphore) acquire(ctx context.Context, ttl time.Duration, queue bool, 
 		return nil, err
 	}
 	if s.permits < 1 {
-		return nil, fail(op, s.name, ErrBadPermits)
+		return nil, redkit.Wrap(op, s.name, ErrBadPermits)
 	}
 	token := rand.Text()
 	permits := strconv.Itoa(s.permits)

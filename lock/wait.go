@@ -54,28 +54,28 @@ func (l *Locker) waitWake(ctx context.Context, a attempt, queue bool, wait time.
 		if err != nil {
 			l.undo(ctx, a.ttl, a.giveUp)
 			if ctx.Err() != nil {
-				return 0, sent, errors.Join(fail(a.op, a.key, ErrNotAcquired), ctx.Err())
+				return 0, sent, errors.Join(redkit.Wrap(a.op, a.key, ErrNotAcquired), ctx.Err())
 			}
 			return 0, sent, redkit.Wrap(a.op, a.key, err)
 		}
 		status, n, err := pair(msg)
 		if err != nil {
 			l.undo(ctx, a.ttl, a.giveUp)
-			return 0, sent, fail(a.op, a.key, err)
+			return 0, sent, redkit.Wrap(a.op, a.key, err)
 		}
 		if status == 1 {
 			l.acquired.Add(context.Background(), 1)
 			return n, sent, nil
 		}
 		if !queue {
-			return 0, sent, fail(a.op, a.key, ErrNotAcquired)
+			return 0, sent, redkit.Wrap(a.op, a.key, ErrNotAcquired)
 		}
 		d := l.pollDelay(time.Duration(n) * time.Millisecond)
 		if !deadline.IsZero() {
 			left := time.Until(deadline)
 			if left <= 0 {
 				l.undo(ctx, a.ttl, a.giveUp)
-				return 0, sent, fail(a.op, a.key, ErrNotAcquired)
+				return 0, sent, redkit.Wrap(a.op, a.key, ErrNotAcquired)
 			}
 			d = min(d, left)
 		}
@@ -91,7 +91,7 @@ func (l *Locker) waitWake(ctx context.Context, a attempt, queue bool, wait time.
 		case <-readyCh:
 		case <-ctx.Done():
 			l.undo(ctx, a.ttl, a.giveUp)
-			return 0, sent, errors.Join(fail(a.op, a.key, ErrNotAcquired), ctx.Err())
+			return 0, sent, errors.Join(redkit.Wrap(a.op, a.key, ErrNotAcquired), ctx.Err())
 		}
 	}
 }
