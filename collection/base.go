@@ -96,8 +96,11 @@ func (b *base) ttl(ctx context.Context) (time.Duration, bool, error) {
 		return 0, false, err
 	}
 	n, err := b.int(ctx, op, b.k.B().Pttl().Key(b.key).Build())
-	if err != nil || n < 0 { // -2: no key, -1: no expiry
+	switch {
+	case err != nil, n == -2: // -2: no such key
 		return 0, false, err
+	case n < 0: // -1: no expiry
+		return 0, true, nil
 	}
 	return time.Duration(n) * time.Millisecond, true, nil
 }

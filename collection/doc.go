@@ -10,7 +10,9 @@
 // other clients read them as they are.
 //
 // Every structure has Key, Expire (0 means the Kit's DefaultExpiry), TTL,
-// Persist and Delete (UNLINK of the whole key). Hash.Delete removes fields,
+// Persist and Delete (UNLINK of the whole key). TTL means what
+// cache.Cache.TTL means: (0, false) for a missing key, (0, true) for a key
+// without expiry, (time left, true) otherwise. Hash.Delete removes fields,
 // as the contract says, so a Hash deletes its key with DeleteKey.
 //
 // Sorted sets are built for leaderboards without N+1 round trips: Range

@@ -41,12 +41,12 @@ func testExpireTTLDelete(t *testing.T, k *redkit.Kit, stem string) {
 		if ok, err := s.Expire(ctx, time.Minute); err != nil || ok {
 			t.Fatalf("%s: Expire on a missing key = %v, %v; want false", name, ok, err)
 		}
-		if _, ok, err := s.TTL(ctx); err != nil || ok {
-			t.Fatalf("%s: TTL on a missing key = %v, %v; want not ok", name, ok, err)
+		if ttl, ok, err := s.TTL(ctx); err != nil || ok || ttl != 0 {
+			t.Fatalf("%s: TTL on a missing key = %v, %v, %v; want 0, false", name, ttl, ok, err)
 		}
 		mustNil(t, "fill", fill[i]())
-		if _, ok, err := s.TTL(ctx); err != nil || ok {
-			t.Fatalf("%s: TTL without expiry = %v, %v; want not ok", name, ok, err)
+		if ttl, ok, err := s.TTL(ctx); err != nil || !ok || ttl != 0 {
+			t.Fatalf("%s: TTL without expiry = %v, %v, %v; want 0, true (the key exists)", name, ttl, ok, err)
 		}
 		if ok, err := s.Expire(ctx, time.Minute); err != nil || !ok {
 			t.Fatalf("%s: Expire = %v, %v; want true", name, ok, err)
@@ -66,8 +66,8 @@ func testExpireTTLDelete(t *testing.T, k *redkit.Kit, stem string) {
 		if ok, err := s.Persist(ctx); err != nil || !ok {
 			t.Fatalf("%s: Persist = %v, %v; want true", name, ok, err)
 		}
-		if _, ok, err := s.TTL(ctx); err != nil || ok {
-			t.Fatalf("%s: TTL after Persist = %v, %v; want not ok", name, ok, err)
+		if ttl, ok, err := s.TTL(ctx); err != nil || !ok || ttl != 0 {
+			t.Fatalf("%s: TTL after Persist = %v, %v, %v; want 0, true", name, ttl, ok, err)
 		}
 		if ok, err := del[i](ctx); err != nil || !ok {
 			t.Fatalf("%s: Delete = %v, %v; want true", name, ok, err)

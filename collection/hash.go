@@ -197,8 +197,9 @@ func (h *Hash[T]) Expire(ctx context.Context, ttl time.Duration) (bool, error) {
 	return h.b.expire(ctx, ttl)
 }
 
-// TTL returns the hash's remaining time to live (PTTL). ok is false when
-// the key does not exist or has no expiry.
+// TTL returns the hash's remaining time to live (PTTL): the time left
+// and true for a key with an expiry, 0 and true for a key without one,
+// and 0 and false when there is no such key (as cache.Cache.TTL).
 func (h *Hash[T]) TTL(ctx context.Context) (ttl time.Duration, ok bool, err error) {
 	return h.b.ttl(ctx)
 }

@@ -156,8 +156,9 @@ func (l *List[T]) Expire(ctx context.Context, ttl time.Duration) (bool, error) {
 	return l.b.expire(ctx, ttl)
 }
 
-// TTL returns the list's remaining time to live (PTTL). ok is false when
-// the key does not exist or has no expiry.
+// TTL returns the list's remaining time to live (PTTL): the time left
+// and true for a key with an expiry, 0 and true for a key without one,
+// and 0 and false when there is no such key (as cache.Cache.TTL).
 func (l *List[T]) TTL(ctx context.Context) (ttl time.Duration, ok bool, err error) {
 	return l.b.ttl(ctx)
 }

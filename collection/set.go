@@ -111,8 +111,9 @@ func (s *Set[T]) Expire(ctx context.Context, ttl time.Duration) (bool, error) {
 	return s.b.expire(ctx, ttl)
 }
 
-// TTL returns the set's remaining time to live (PTTL). ok is false when
-// the key does not exist or has no expiry.
+// TTL returns the set's remaining time to live (PTTL): the time left
+// and true for a key with an expiry, 0 and true for a key without one,
+// and 0 and false when there is no such key (as cache.Cache.TTL).
 func (s *Set[T]) TTL(ctx context.Context) (ttl time.Duration, ok bool, err error) {
 	return s.b.ttl(ctx)
 }

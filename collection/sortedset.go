@@ -321,8 +321,9 @@ func (z *SortedSet[T]) Expire(ctx context.Context, ttl time.Duration) (bool, err
 	return z.b.expire(ctx, ttl)
 }
 
-// TTL returns the sorted set's remaining time to live (PTTL). ok is false
-// when the key does not exist or has no expiry.
+// TTL returns the sorted set's remaining time to live (PTTL): the time left
+// and true for a key with an expiry, 0 and true for a key without one,
+// and 0 and false when there is no such key (as cache.Cache.TTL).
 func (z *SortedSet[T]) TTL(ctx context.Context) (ttl time.Duration, ok bool, err error) {
 	return z.b.ttl(ctx)
 }
