@@ -74,7 +74,7 @@ type Priority[T any] struct {
 	vis     time.Duration
 	poll    time.Duration
 	reclaim int
-	err     error // from construction: empty name, negative options
+	err     error // from construction: an empty name
 
 	// pop's fixed script keys and args, built once.
 	popKeys []string
@@ -91,11 +91,14 @@ type metrics struct {
 
 // NewPriority returns the queue called name (its keys are
 // k.Key("queue", "{name}", ...)). It does no I/O. A nil opts means the
-// defaults. An empty name or negative option is reported by every call
-// (redkit.ErrEmptyKey, redkit.ErrNegativeTTL). It panics if k is nil.
+// defaults. An empty name is reported by every call (redkit.ErrEmptyKey).
+// It panics if k is nil or opts.Validate reports an error.
 func NewPriority[T any](k *redkit.Kit, name string, opts *Options) *Priority[T] {
 	if k == nil {
 		panic("queue: NewPriority with a nil *redkit.Kit")
+	}
+	if err := opts.Validate(); err != nil {
+		panic(err)
 	}
 	var o Options
 	if opts != nil {
@@ -105,18 +108,12 @@ func NewPriority[T any](k *redkit.Kit, name string, opts *Options) *Priority[T] 
 	if o.Codec != nil {
 		q.f.Codec = o.Codec
 	}
-	switch {
-	case name == "":
+	if name == "" {
 		q.err = redkit.ErrEmptyKey
-	case o.Visibility < 0 || o.PollInterval < 0:
-		q.err = fmt.Errorf("%w: Options.Visibility %s, PollInterval %s", redkit.ErrNegativeTTL, o.Visibility, o.PollInterval)
 	}
 	q.vis = cmpOr(o.Visibility, DefaultVisibility)
 	q.poll = cmpOr(o.PollInterval, DefaultPollInterval)
 	q.reclaim = cmpOr(o.ReclaimBatch, DefaultReclaimBatch)
-	if q.reclaim < 0 {
-		q.reclaim = DefaultReclaimBatch
-	}
 	q.popKeys = []string{q.ks.ready, q.ks.delayed, q.ks.inflight, q.ks.jobs, q.ks.meta, q.ks.seq}
 	q.visArg = strconv.FormatInt(max(q.vis.Milliseconds(), 1), 10)
 	q.batch = strconv.Itoa(q.reclaim)

@@ -585,10 +585,6 @@ func TestBadInput(t *testing.T) {
 	_, err = empty.Len(ctx)
 	wantIs(t, "Len on an empty name", err, redkit.ErrEmptyKey)
 
-	neg := queue.NewPriority[int](k, "neg", &queue.Options{Visibility: -time.Second})
-	_, err = neg.Push(ctx, 1, 0)
-	wantIs(t, "Push with a negative Visibility", err, redkit.ErrNegativeTTL)
-
 	q := queue.NewPriority[int](k, "ok", nil)
 	if _, err := q.Push(ctx, 1, math.NaN()); err == nil {
 		t.Fatal("Push with a NaN priority succeeded")
@@ -628,5 +624,61 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts *queue.Options
+		want []string // substrings of the error; nil: valid
+	}{
+		{"nil", nil, nil},
+		{"zero", &queue.Options{}, nil},
+		{"set", &queue.Options{Visibility: time.Minute, PollInterval: time.Second, ReclaimBatch: 10}, nil},
+		{"Visibility", &queue.Options{Visibility: -time.Second}, []string{"queue: Options.Visibility must not be negative (got -1s)"}},
+		{"several", &queue.Options{PollInterval: -time.Millisecond, ReclaimBatch: -1}, []string{
+			"queue: Options.PollInterval must not be negative (got -1ms)",
+			"queue: Options.ReclaimBatch must not be negative (got -1)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.opts.Validate()
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Validate() = %v; want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil; want an error naming %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Validate() = %q; want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestNewPriorityPanicsOnInvalidOptions: invalid options are a
+// construction-time programming error, not an error from every call.
+func TestNewPriorityPanicsOnInvalidOptions(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	k := open(t, []string{srv.Addr()})
+	for _, opts := range []*queue.Options{{Visibility: -time.Second}, {ReclaimBatch: -5}} {
+		func() {
+			defer func() {
+				r := recover()
+				err, ok := r.(error)
+				if !ok || err.Error() != opts.Validate().Error() {
+					t.Errorf("NewPriority(%+v): recover() = %v; want Validate's error", *opts, r)
+				}
+			}()
+			queue.NewPriority[int](k, "neg", opts)
+		}()
+	}
+	if st := k.Stats(); st.Ops != 0 {
+		t.Errorf("invalid options sent %d commands, want 0", st.Ops)
 	}
 }
