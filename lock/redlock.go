@@ -114,39 +114,29 @@ func (r *Redlock) Quorum() int { return r.quorum }
 // redkit.ErrUnavailable...). A failed attempt leaves no lock behind on
 // any master it reached. The Lock's TTL is the ttl less the drift.
 func (r *Redlock) Acquire(ctx context.Context, key string, ttl time.Duration, opts *AcquireOptions) (*Lock, error) {
-	wait := r.opts.WaitTimeout
-	if opts != nil {
-		switch {
-		case opts.WaitTimeout > 0:
-			wait = opts.WaitTimeout
-		case opts.WaitTimeout < 0:
-			return r.TryAcquire(ctx, key, ttl)
-		}
-	}
-	var deadline time.Time
-	if wait > 0 {
-		deadline = time.Now().Add(wait)
-	}
-	for {
-		m, err := r.TryAcquire(ctx, key, ttl)
-		if err == nil || ctx.Err() != nil {
-			return m, err
-		}
-		if errors.Is(err, redkit.ErrEmptyKey) || errors.Is(err, redkit.ErrNegativeTTL) {
-			return nil, err
-		}
-		d := jitter(r.opts.RetryDelay)
-		if !deadline.IsZero() {
-			left := time.Until(deadline)
-			if left <= 0 {
-				return nil, err
+	queue, deadline := waitFor(opts, r.opts.WaitTimeout)
+	var m *Lock
+	_, _, err := wait(ctx, &attempt{
+		try: func(ctx context.Context, _ string) (outcome, error) {
+			var err error
+			m, err = r.TryAcquire(ctx, key, ttl)
+			switch {
+			case err == nil:
+				return outcome{won: true}, nil
+			case ctx.Err() != nil, errors.Is(err, redkit.ErrEmptyKey), errors.Is(err, redkit.ErrNegativeTTL):
+				return outcome{}, err
 			}
-			d = min(d, left)
-		}
-		if !sleep(ctx, d) {
-			return nil, errors.Join(err, ctx.Err())
-		}
+			// Held elsewhere, or masters unreachable: try again, and
+			// report this error if the wait ends now.
+			return outcome{busy: err}, nil
+		},
+		// No notifications across independent masters: jittered polls.
+		pause: func(time.Duration) time.Duration { return jitter(r.opts.RetryDelay) },
+	}, queue, deadline, time.Time{})
+	if err != nil {
+		return nil, err
 	}
+	return m, nil
 }
 
 // TryAcquire makes one attempt at the lock named key on every master.
