@@ -66,10 +66,14 @@ type waiter struct {
 }
 
 // New returns a Locker on k and starts its notification subscriber
-// (which reconnects on its own until Close). It panics if k is nil.
+// (which reconnects on its own until Close). It panics if k is nil or
+// opts.Validate reports an error.
 func New(k *redkit.Kit, opts *Options) *Locker {
 	if k == nil {
 		panic("lock: New with nil Kit")
+	}
+	if err := opts.Validate(); err != nil {
+		panic(err)
 	}
 	st := engine.HooksOf(k.Client())
 	o := opts.normalize(st.Tel.Logger)

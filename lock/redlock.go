@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +26,9 @@ const (
 )
 
 // RedlockOptions configures a Redlock. The zero value (or nil) means the
-// defaults.
+// defaults. Negative durations and a DriftFactor outside [0, 1) are
+// invalid: NewRedlockWithOptions panics with the error Validate reports,
+// and never adjusts a value silently.
 type RedlockOptions struct {
 	// TTL is the lease used when a call passes a ttl of 0; default
 	// DefaultTTL.
@@ -39,7 +42,8 @@ type RedlockOptions struct {
 	// MasterTimeout bounds each call to one master, so that a dead master
 	// costs little of the lease; default ttl/10, at least 50ms.
 	MasterTimeout time.Duration
-	// DriftFactor; default DefaultDriftFactor.
+	// DriftFactor is the clock drift allowed for, as a fraction of the
+	// ttl; default DefaultDriftFactor. It must be below 1.
 	DriftFactor float64
 	// Logger; default the first Kit's.
 	Logger *slog.Logger
@@ -69,8 +73,31 @@ type Redlock struct {
 // It panics if kits is empty or holds a nil Kit.
 func NewRedlock(kits ...*redkit.Kit) *Redlock { return NewRedlockWithOptions(nil, kits...) }
 
+// Validate reports every invalid field of o, each error naming the field
+// and its value ("lock: RedlockOptions.RetryDelay must not be negative
+// (got -1s)"), joined with errors.Join; nil when o is nil or valid.
+// NewRedlockWithOptions panics with this error.
+func (o *RedlockOptions) Validate() error {
+	if o == nil {
+		return nil
+	}
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"TTL", o.TTL}, {"WaitTimeout", o.WaitTimeout}, {"RetryDelay", o.RetryDelay}, {"MasterTimeout", o.MasterTimeout}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("lock: RedlockOptions.%s must not be negative (got %s)", d.name, d.v))
+		}
+	}
+	if !(o.DriftFactor >= 0 && o.DriftFactor < 1) {
+		errs = append(errs, fmt.Errorf("lock: RedlockOptions.DriftFactor must be in [0, 1) (got %g)", o.DriftFactor))
+	}
+	return errors.Join(errs...)
+}
+
 // NewRedlockWithOptions returns a Redlock over kits. It panics if kits is
-// empty or holds a nil Kit.
+// empty or holds a nil Kit, or if opts.Validate reports an error.
 func NewRedlockWithOptions(opts *RedlockOptions, kits ...*redkit.Kit) *Redlock {
 	if len(kits) == 0 {
 		panic("lock: NewRedlock with no Kit")
@@ -80,19 +107,16 @@ func NewRedlockWithOptions(opts *RedlockOptions, kits ...*redkit.Kit) *Redlock {
 			panic("lock: NewRedlock with nil Kit")
 		}
 	}
+	if err := opts.Validate(); err != nil {
+		panic(err)
+	}
 	var o RedlockOptions
 	if opts != nil {
 		o = *opts
 	}
-	if o.TTL <= 0 {
-		o.TTL = DefaultTTL
-	}
-	if o.RetryDelay <= 0 {
-		o.RetryDelay = DefaultRetryDelay
-	}
-	if o.DriftFactor <= 0 {
-		o.DriftFactor = DefaultDriftFactor
-	}
+	o.TTL = cmp.Or(o.TTL, DefaultTTL)
+	o.RetryDelay = cmp.Or(o.RetryDelay, DefaultRetryDelay)
+	o.DriftFactor = cmp.Or(o.DriftFactor, DefaultDriftFactor)
 	if o.Logger == nil {
 		o.Logger = engine.HooksOf(kits[0].Client()).Tel.Logger
 	}
