@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/redkit-go/redkit"
 )
 
 //go:embed release.lua
@@ -24,20 +26,13 @@ var releaseLua string
 // go, and deleting frees memory. The flags need Redis 7.0 or later.
 var releaseScript = rueidis.NewLuaScript("#!lua flags=allow-oom\n" + releaseLua)
 
-// Conn is what a lease needs of a redkit.Kit.
-type Conn interface {
-	B() rueidis.Builder
-	Do(ctx context.Context, cmd rueidis.Completed) (rueidis.RedisMessage, error)
-	Exec(ctx context.Context, script *rueidis.Lua, keys, args []string) (rueidis.RedisMessage, error)
-}
-
 // NewToken returns a lease token: 128 random bits from crypto/rand, in
 // base32 (26 characters).
 func NewToken() string { return rand.Text() }
 
 // TryAcquire sets key to token for ttl (at least 1ms) unless key exists,
-// and reports whether it did. Errors are the Conn's, unwrapped.
-func TryAcquire(ctx context.Context, c Conn, key, token string, ttl time.Duration) (bool, error) {
+// and reports whether it did. Errors are the Kit's, unwrapped.
+func TryAcquire(ctx context.Context, c *redkit.Kit, key, token string, ttl time.Duration) (bool, error) {
 	_, err := c.Do(ctx, c.B().Set().Key(key).Value(token).Nx().
 		PxMilliseconds(max(ttl.Milliseconds(), 1)).Build())
 	if rueidis.IsRedisNil(err) {
@@ -50,8 +45,8 @@ func TryAcquire(ctx context.Context, c Conn, key, token string, ttl time.Duratio
 var errReply = errors.New("lease: unexpected release reply")
 
 // Release deletes key if token still holds it, and reports whether it did.
-// Errors are the Conn's, unwrapped.
-func Release(ctx context.Context, c Conn, key, token string) (bool, error) {
+// Errors are the Kit's, unwrapped.
+func Release(ctx context.Context, c *redkit.Kit, key, token string) (bool, error) {
 	msg, err := c.Exec(ctx, releaseScript, []string{key}, []string{token})
 	if err != nil {
 		return false, err
