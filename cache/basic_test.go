@@ -76,7 +76,7 @@ func TestRawStringAndBytes(t *testing.T) {
 }
 
 func TestPerCacheTTLAndExpire(t *testing.T) {
-	_, k := single(t)
+	srv, k := single(t)
 	ctx := t.Context()
 	c := cache.New[int](k, "n", &cache.Options{TTL: time.Hour})
 	defer c.Close()
@@ -95,6 +95,13 @@ func TestPerCacheTTLAndExpire(t *testing.T) {
 	}
 	if d, ok, err := c.TTL(ctx, "missing"); err != nil || ok || d != 0 {
 		t.Fatalf("TTL(missing) = %v, %v, %v; want 0, false, nil", d, ok, err)
+	}
+	// A key without expiry (made so by another client) exists: 0, true.
+	if n, err := srv.Do("PERSIST", c.Key("a")); err != nil || n != "1" {
+		t.Fatalf("PERSIST = %q, %v", n, err)
+	}
+	if d, ok, err := c.TTL(ctx, "a"); err != nil || !ok || d != 0 {
+		t.Fatalf("TTL(persistent) = %v, %v, %v; want 0, true, nil", d, ok, err)
 	}
 	mustSet(t, c, "short", 1, 200*time.Millisecond)
 	eventually(t, "short entry to expire", func() bool {

@@ -116,15 +116,18 @@ func BenchmarkRemoteGet(b *testing.B) {
 }
 
 // BenchmarkGetOrSetMiss measures the miss path: a remote miss, the
-// shared load (recheck, load, SET) and the return.
+// shared load (recheck, load, SET) and the return; "distributed" adds the
+// stampede lock (SET NX, re-read, compare-and-delete release).
 func BenchmarkGetOrSetMiss(b *testing.B) {
 	_, k := single(b)
-	for _, near := range []bool{false, true} {
-		name := map[bool]string{false: "plain", true: "near"}[near]
+	for _, name := range []string{"plain", "near", "distributed"} {
 		b.Run(name, func(b *testing.B) {
 			opts := &cache.Options{}
-			if near {
+			switch name {
+			case "near":
 				opts.NearCache = &cache.NearCacheOptions{}
+			case "distributed":
+				opts.Stampede = cache.StampedeDistributed
 			}
 			c := cache.New[benchUser](k, "miss"+name, opts)
 			defer c.Close()

@@ -77,7 +77,7 @@ type Cache[T any] struct {
 // New returns the cache named name on k: its keys are k.Key(name, key).
 // Options may be nil (see Options for the defaults). It does no I/O.
 //
-// New panics if k is nil, name is empty, opts holds a negative duration,
+// New panics if k is nil, name is empty, opts.Validate reports an error,
 // or opts.NearCache is set while the Kit's client-side cache is disabled
 // (Config.ClientCache.Disable): those are programming errors.
 func New[T any](k *redkit.Kit, name string, opts *Options) *Cache[T] {
@@ -87,10 +87,10 @@ func New[T any](k *redkit.Kit, name string, opts *Options) *Cache[T] {
 	if name == "" {
 		panic("cache: New with empty name")
 	}
-	o, err := opts.normalize(k.Config().DefaultExpiry)
-	if err != nil {
+	if err := opts.Validate(); err != nil {
 		panic(err)
 	}
+	o := opts.normalize(k.Config().DefaultExpiry)
 	if o.near && k.Config().ClientCache.Disable {
 		panic("cache: NearCache needs the Kit's client-side cache, but Config.ClientCache.Disable is set")
 	}

@@ -198,3 +198,73 @@ func TestLoaderPanicAndClose(t *testing.T) {
 		t.Fatalf("Get after Close: err = %v; want ErrClosed", err)
 	}
 }
+
+// TestErrorKeyIsCallersKey: errors report the caller's key (or tag, or
+// pattern) as Error.Key, never the Redis key with the Kit's prefix and
+// the cache's name.
+func TestErrorKeyIsCallersKey(t *testing.T) {
+	srv, k := single(t)
+	ctx := t.Context()
+	c := cache.New[user](k, "users", nil)
+	defer c.Close()
+	counter := cache.NewCounter(k, "hits")
+	for _, key := range []string{c.Key("h"), counter.Key("h"), k.Key("users#tag:t")} {
+		if _, err := srv.Do("HSET", key, "f", "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func(context.Context) (user, error) { return user{1, "x"}, nil }
+	// check wants err to match kind (any error when kind is nil) and to
+	// name key.
+	check := func(op, key string, err error, kind error) {
+		t.Helper()
+		if err == nil || kind != nil && !errors.Is(err, kind) {
+			t.Errorf("%s: err = %v; want %v", op, err, kind)
+			return
+		}
+		var re *redkit.Error
+		if !errors.As(err, &re) {
+			t.Errorf("%s: err = %v (%T); want a *redkit.Error", op, err, err)
+			return
+		}
+		if re.Key != key {
+			t.Errorf("%s: Error.Key = %q; want the caller's %q", op, re.Key, key)
+		}
+	}
+	for _, tc := range []struct {
+		op, key string
+		call    func() error
+	}{
+		{"Get", "h", func() error { _, _, err := c.Get(ctx, "h"); return err }},
+		{"GetOrSet", "h", func() error { _, err := c.GetOrSet(ctx, "h", load, 0); return err }},
+		{"Counter.Incr", "h", func() error { _, err := counter.Incr(ctx, "h", 1); return err }},
+		{"Counter.Get", "h", func() error { _, err := counter.Get(ctx, "h"); return err }},
+		{"Tag", "t", func() error { return c.Tag(ctx, "t", 0, "h") }},
+		{"DeleteByTag", "t", func() error { _, err := c.DeleteByTag(ctx, "t"); return err }},
+	} {
+		check(tc.op, tc.key, tc.call(), redkit.ErrWrongType)
+	}
+
+	// A user that may not UNLINK: the deletes fail in the UNLINK step.
+	if _, err := srv.Do("ACL", "SETUSER", "nounlink", "on", ">pw", "~*", "&*", "+@all", "-unlink"); err != nil {
+		t.Fatal(err)
+	}
+	k2 := openKit(t, k.Config().KeyPrefix, []string{srv.Addr()}, func(cfg *redkit.Config) {
+		cfg.Username, cfg.Password = "nounlink", "pw"
+	})
+	c2 := cache.New[user](k2, "users", nil)
+	defer c2.Close()
+	mustSet(t, c2, "a", user{2, "a"}, 0)
+	if err := c2.SetWithTags(ctx, "b", user{3, "b"}, 0, "t2"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c2.Delete(ctx, "a")
+	check("Delete", "a", err, nil)
+	_, err = c2.DeleteByPattern(ctx, "a*")
+	check("DeleteByPattern", "a*", err, nil)
+	_, err = c2.DeleteByTag(ctx, "t2")
+	check("DeleteByTag (UNLINK)", "t2", err, nil)
+	if n, _ := srv.Do("EXISTS", c.Key("a"), c.Key("b")); n != "2" {
+		t.Fatalf("EXISTS after refused deletes = %q; want 2", n)
+	}
+}

@@ -397,8 +397,9 @@ func (c *Cache[T]) Exists(ctx context.Context, key string) (bool, error) {
 	return !(l == int64(len(negMarker)) && head == negMarker), nil
 }
 
-// TTL returns the time key has left to live and true, or 0 and false when
-// there is no such key. A key without expiry reports 0 and true.
+// TTL returns key's remaining time to live (PTTL): the time left and
+// true for a key with an expiry, 0 and true for a key without one, and 0
+// and false when there is no such key (as the collection types' TTL).
 // Errors: redkit.ErrEmptyKey, redkit.ErrUnavailable, redkit.ErrClosed,
 // ctx's error.
 func (c *Cache[T]) TTL(ctx context.Context, key string) (time.Duration, bool, error) {

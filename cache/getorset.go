@@ -2,9 +2,6 @@ package cache
 
 import (
 	"context"
-	"crypto/rand"
-	_ "embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -12,9 +9,8 @@ import (
 	mrand "math/rand/v2"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/internal/lease"
 	"github.com/redkit-go/redkit/internal/telemetry"
 )
 
@@ -206,16 +202,11 @@ func (c *Cache[T]) fill(ctx context.Context, r *loadReq[T], recheck bool) (any, 
 	return c.loadAndStore(ctx, r)
 }
 
-//go:embed unlock.lua
-var unlockSrc string
-
-var unlockScript = rueidis.NewLuaScript(unlockSrc)
-
 // fillDistributed loads under a short Redis lock so one process loads;
 // the others poll for the value, and after LockWait load themselves.
 func (c *Cache[T]) fillDistributed(ctx context.Context, r *loadReq[T]) (any, error) {
 	lock := c.lockKey(r.key)
-	token := newToken()
+	token := lease.NewToken()
 	deadline := time.Now().Add(c.o.lockWait)
 	delay := 2 * time.Millisecond
 	for {
@@ -267,32 +258,20 @@ func (c *Cache[T]) fillDistributed(ctx context.Context, r *loadReq[T]) (any, err
 	return c.loadAndStore(ctx, r)
 }
 
+// tryLock takes the stampede lock of a key: the module's one short
+// token lease (internal/lease), as Redlock's per-master locks are.
 func (c *Cache[T]) tryLock(ctx context.Context, lock, token string) (bool, error) {
-	_, err := c.k.Do(ctx, c.k.B().Set().Key(lock).Value(token).Nx().
-		PxMilliseconds(c.o.lockTTL.Milliseconds()).Build())
-	if rueidis.IsRedisNil(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, nil
+	return lease.TryAcquire(ctx, c.k, lock, token, c.o.lockTTL)
 }
 
 // unlock deletes the lock if it is still ours; it expires otherwise.
 func (c *Cache[T]) unlock(ctx context.Context, lock, token string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
-	if _, err := c.k.Exec(ctx, unlockScript, []string{lock}, []string{token}); err != nil {
+	if _, err := lease.Release(ctx, c.k, lock, token); err != nil {
 		c.st.Tel.Logger.Debug("cache: stampede lock not released; it will expire",
 			telemetry.KeyKey, lock, telemetry.KeyError, err)
 	}
-}
-
-func newToken() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // loadAndStore calls the loader and stores what it returns (or, for
@@ -385,7 +364,7 @@ func (c *Cache[T]) refill(ctx context.Context, r *loadReq[T]) (any, error) {
 	if c.o.stampede != StampedeDistributed {
 		return c.loadAndStore(ctx, r)
 	}
-	lock, token := c.lockKey(r.key), newToken()
+	lock, token := c.lockKey(r.key), lease.NewToken()
 	ok, err := c.tryLock(ctx, lock, token)
 	if err != nil {
 		return nil, err

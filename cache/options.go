@@ -1,7 +1,9 @@
 package cache
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/redkit-go/redkit/codec"
@@ -47,7 +49,10 @@ func (s Stampede) String() string {
 }
 
 // Options configures a Cache. A nil *Options, or zero fields, mean the
-// defaults documented on each field.
+// defaults documented on each field. Negative durations, a negative or
+// NaN EarlyRefresh and an unknown Stampede are invalid: New panics with
+// the error Validate reports (a programming error, caught at
+// construction), and never adjusts a value silently.
 type Options struct {
 	// TTL is the default time to live of this cache's entries, used when a
 	// call passes 0; 0 means the Kit's Config.DefaultExpiry (30m).
@@ -115,7 +120,42 @@ type options struct {
 	nearTTL                                  time.Duration
 }
 
-func (o *Options) normalize(defaultTTL time.Duration) (options, error) {
+// Validate reports every invalid field of o, each error naming the field
+// and its value ("cache: Options.FailSafe must not be negative (got
+// -1s)"), joined with errors.Join; nil when o is nil or valid. New panics
+// with this error.
+func (o *Options) Validate() error {
+	if o == nil {
+		return nil
+	}
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"TTL", o.TTL}, {"NegativeTTL", o.NegativeTTL}, {"LockTTL", o.LockTTL}, {"LockWait", o.LockWait}, {"FailSafe", o.FailSafe}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("cache: Options.%s must not be negative (got %s)", d.name, d.v))
+		}
+	}
+	if o.EarlyRefresh < 0 || math.IsNaN(o.EarlyRefresh) || math.IsInf(o.EarlyRefresh, 0) {
+		errs = append(errs, fmt.Errorf("cache: Options.EarlyRefresh must be a finite number, not negative (got %g)", o.EarlyRefresh))
+	}
+	if o.Stampede > StampedeDistributed {
+		errs = append(errs, fmt.Errorf("cache: Options.Stampede must be StampedeLocal or StampedeDistributed (got %d)", uint8(o.Stampede)))
+	}
+	if nc := o.NearCache; nc != nil {
+		if nc.MaxEntries < 0 {
+			errs = append(errs, fmt.Errorf("cache: NearCacheOptions.MaxEntries must not be negative (got %d)", nc.MaxEntries))
+		}
+		if nc.TTL < 0 {
+			errs = append(errs, fmt.Errorf("cache: NearCacheOptions.TTL must not be negative (got %s)", nc.TTL))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// normalize returns o (valid: see Validate) with defaults applied.
+func (o *Options) normalize(defaultTTL time.Duration) options {
 	var z Options
 	if o == nil {
 		o = &z
@@ -123,20 +163,6 @@ func (o *Options) normalize(defaultTTL time.Duration) (options, error) {
 	n := options{
 		ttl: o.TTL, negTTL: o.NegativeTTL, lockTTL: o.LockTTL, lockWait: o.LockWait,
 		failSafe: o.FailSafe, stampede: o.Stampede, beta: o.EarlyRefresh,
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"TTL", o.TTL}, {"NegativeTTL", o.NegativeTTL}, {"LockTTL", o.LockTTL}, {"LockWait", o.LockWait}, {"FailSafe", o.FailSafe}} {
-		if d.v < 0 {
-			return n, fmt.Errorf("cache: Options.%s must not be negative (got %s)", d.name, d.v)
-		}
-	}
-	if o.EarlyRefresh < 0 {
-		return n, fmt.Errorf("cache: Options.EarlyRefresh must not be negative (got %g)", o.EarlyRefresh)
-	}
-	if o.Stampede > StampedeDistributed {
-		return n, fmt.Errorf("cache: unknown Options.Stampede %d", uint8(o.Stampede))
 	}
 	if n.ttl == 0 {
 		n.ttl = defaultTTL
@@ -148,9 +174,6 @@ func (o *Options) normalize(defaultTTL time.Duration) (options, error) {
 		n.lockWait = n.lockTTL
 	}
 	if nc := o.NearCache; nc != nil {
-		if nc.MaxEntries < 0 || nc.TTL < 0 {
-			return n, fmt.Errorf("cache: NearCacheOptions must not be negative (MaxEntries %d, TTL %s)", nc.MaxEntries, nc.TTL)
-		}
 		n.near = true
 		n.nearMax = nc.MaxEntries
 		if n.nearMax == 0 {
@@ -161,5 +184,5 @@ func (o *Options) normalize(defaultTTL time.Duration) (options, error) {
 			n.nearTTL = DefaultNearTTL
 		}
 	}
-	return n, nil
+	return n
 }

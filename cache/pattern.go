@@ -83,7 +83,7 @@ func (c *Cache[T]) deleteOnNode(ctx context.Context, node rueidis.Client, patter
 			for _, full := range page.Elements {
 				c.forget(full[len(c.prefix):])
 			}
-			n, err := c.unlink(ctx, opDeleteByPattern, page.Elements)
+			n, err := c.unlink(ctx, opDeleteByPattern, pattern, page.Elements)
 			total += n
 			if err != nil {
 				return total, err

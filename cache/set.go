@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -288,7 +289,7 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) (int64, error) {
 		full[i] = c.prefix + key
 		c.forget(key)
 	}
-	n, err := c.unlink(ctx, opDelete, full)
+	n, err := c.unlink(ctx, opDelete, "", full)
 	for _, key := range keys {
 		c.forget(key)
 	}
@@ -304,23 +305,30 @@ func (c *Cache[T]) forget(key string) {
 }
 
 // unlink UNLINKs full keys in batches per cluster slot, pipelined, and
-// returns how many existed.
-func (c *Cache[T]) unlink(ctx context.Context, op string, full []string) (int64, error) {
+// returns how many existed. Errors name key (the caller's pattern or tag)
+// or, when key is "", the caller's key of the batch's first entry.
+func (c *Cache[T]) unlink(ctx context.Context, op, key string, full []string) (int64, error) {
 	groups := batches(c.k.Mode() == "cluster", full, func(k string) string { return k })
 	cmds := make([]rueidis.Completed, len(groups))
 	for i, g := range groups {
 		cmds[i] = c.k.B().Unlink().Key(g...).Build()
 	}
+	name := func(g []string) string {
+		if key != "" {
+			return key
+		}
+		return strings.TrimPrefix(g[0], c.prefix)
+	}
 	res, err := c.k.DoMulti(ctx, cmds...)
 	if err != nil {
-		return 0, redkit.Wrap(op, full[0], err)
+		return 0, redkit.Wrap(op, name(full), err)
 	}
 	var n int64
 	var errs []error
 	for i, r := range res {
 		d, err := r.AsInt64()
 		if err != nil {
-			errs = append(errs, redkit.Wrap(op, groups[i][0], err))
+			errs = append(errs, redkit.Wrap(op, name(groups[i]), err))
 			continue
 		}
 		n += d

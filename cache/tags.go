@@ -87,7 +87,7 @@ func (c *Cache[T]) DeleteByTag(ctx context.Context, tag string) (int64, error) {
 			full[i] = c.prefix + key
 			c.forget(key)
 		}
-		n, err := c.unlink(ctx, opDeleteByTag, full)
+		n, err := c.unlink(ctx, opDeleteByTag, tag, full)
 		for _, key := range keys {
 			c.forget(key)
 		}

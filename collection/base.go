@@ -15,10 +15,11 @@ import (
 	"github.com/redkit-go/redkit/codec"
 )
 
-// base is what every structure shares: the Kit, the full key and the
-// format elements are encoded with.
+// base is what every structure shares: the Kit, the caller's key and the
+// full key, and the format elements are encoded with.
 type base struct {
 	k    *redkit.Kit
+	name string // the caller's key, as given: errors report it (Error.Key)
 	key  string // with the Kit's prefix; "" when the given key was empty
 	kind string // "set", "list", "hash", "zset": names operations in errors
 	f    codec.Format
@@ -28,7 +29,7 @@ func newBase(k *redkit.Kit, key, kind string) base {
 	if k == nil {
 		panic("collection: New" + kind + " with a nil *redkit.Kit")
 	}
-	b := base{k: k, kind: kind, f: k.Format()}
+	b := base{k: k, name: key, kind: kind, f: k.Format()}
 	if key != "" {
 		b.key = k.Key(key)
 	}
@@ -38,10 +39,15 @@ func newBase(k *redkit.Kit, key, kind string) base {
 // op names an operation in errors: "collection: set add".
 func (b *base) op(name string) string { return "collection: " + b.kind + " " + name }
 
+// wrap returns err as a *redkit.Error for op on the caller's key (never
+// the prefixed Redis key). Errors that are not Redis replies or transport
+// failures get no Kind but still match what they wrap (redkit.ErrDecode).
+func (b *base) wrap(op string, err error) error { return redkit.Wrap(op, b.name, err) }
+
 // check returns the error for a structure built with an empty key.
 func (b *base) check(op string) error {
 	if b.key == "" {
-		return redkit.Wrap(op, "", redkit.ErrEmptyKey)
+		return b.wrap(op, redkit.ErrEmptyKey)
 	}
 	return nil
 }
@@ -51,7 +57,7 @@ func (b *base) check(op string) error {
 func (b *base) do(ctx context.Context, op string, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
 	msg, err := b.k.Do(ctx, cmd)
 	if err != nil && !rueidis.IsRedisNil(err) {
-		return msg, redkit.Wrap(op, b.key, err)
+		return msg, b.wrap(op, err)
 	}
 	return msg, err
 }
@@ -63,7 +69,7 @@ func (b *base) int(ctx context.Context, op string, cmd rueidis.Completed) (int64
 	}
 	n, err := msg.AsInt64()
 	if err != nil {
-		return 0, fail(op, b.key, err)
+		return 0, b.wrap(op, err)
 	}
 	return n, nil
 }
@@ -74,7 +80,7 @@ func (b *base) expire(ctx context.Context, ttl time.Duration) (bool, error) {
 		return false, err
 	}
 	if ttl < 0 {
-		return false, redkit.Wrap(op, b.key, fmt.Errorf("%w: %s", redkit.ErrNegativeTTL, ttl))
+		return false, b.wrap(op, fmt.Errorf("%w: %s", redkit.ErrNegativeTTL, ttl))
 	}
 	if ttl == 0 {
 		ttl = b.k.Config().DefaultExpiry
@@ -90,8 +96,11 @@ func (b *base) ttl(ctx context.Context) (time.Duration, bool, error) {
 		return 0, false, err
 	}
 	n, err := b.int(ctx, op, b.k.B().Pttl().Key(b.key).Build())
-	if err != nil || n < 0 { // -2: no key, -1: no expiry
+	switch {
+	case err != nil, n == -2: // -2: no such key
 		return 0, false, err
+	case n < 0: // -1: no expiry
+		return 0, true, nil
 	}
 	return time.Duration(n) * time.Millisecond, true, nil
 }
@@ -127,7 +136,7 @@ func encode[T any](b *base, op string, v T) (string, error) {
 	}
 	data, err := codec.Encode(b.f, v)
 	if err != nil {
-		return "", fail(op, b.key, err)
+		return "", b.wrap(op, err)
 	}
 	if len(data) == 0 {
 		return "", nil
@@ -179,7 +188,7 @@ func (d *decodeErrs) err(b *base, op string, total int) error {
 	if d.n == 0 {
 		return nil
 	}
-	return redkit.Wrap(op, b.key, fmt.Errorf("%d of %d elements do not decode (returned the %d that do): %w",
+	return b.wrap(op, fmt.Errorf("%d of %d elements do not decode (returned the %d that do): %w",
 		d.n, total, total-d.n, d.first))
 }
 
@@ -213,15 +222,7 @@ func formatScore(f float64) string {
 // checkScore rejects NaN, which Redis refuses with a less clear message.
 func checkScore(b *base, op string, f float64) error {
 	if math.IsNaN(f) {
-		return fail(op, b.key, fmt.Errorf("collection: score is NaN"))
+		return b.wrap(op, fmt.Errorf("collection: score is NaN"))
 	}
 	return nil
-}
-
-// fail returns an error for op on key that is not a failure of Redis: an
-// unexpected reply shape, a value the codec cannot encode, bad input.
-// (redkit.Wrap would classify such an error as ErrUnavailable.) It still
-// matches the sentinels err wraps, such as redkit.ErrDecode.
-func fail(op, key string, err error) error {
-	return &redkit.Error{Op: op, Key: key, Err: err}
 }

@@ -10,7 +10,9 @@
 // other clients read them as they are.
 //
 // Every structure has Key, Expire (0 means the Kit's DefaultExpiry), TTL,
-// Persist and Delete (UNLINK of the whole key). Hash.Delete removes fields,
+// Persist and Delete (UNLINK of the whole key). TTL means what
+// cache.Cache.TTL means: (0, false) for a missing key, (0, true) for a key
+// without expiry, (time left, true) otherwise. Hash.Delete removes fields,
 // as the contract says, so a Hash deletes its key with DeleteKey.
 //
 // Sorted sets are built for leaderboards without N+1 round trips: Range
@@ -26,7 +28,8 @@
 //
 // # Errors
 //
-// Every error is a *redkit.Error naming the operation and the key:
+// Every error is a *redkit.Error naming the operation and, in Error.Key,
+// the key as given to the constructor (without the Kit's prefix):
 //   - an empty key (given to the constructor) → redkit.ErrEmptyKey, on
 //     every call;
 //   - a key that holds another Redis type → redkit.ErrWrongType;

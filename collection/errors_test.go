@@ -2,6 +2,7 @@ package collection_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -40,12 +41,12 @@ func testExpireTTLDelete(t *testing.T, k *redkit.Kit, stem string) {
 		if ok, err := s.Expire(ctx, time.Minute); err != nil || ok {
 			t.Fatalf("%s: Expire on a missing key = %v, %v; want false", name, ok, err)
 		}
-		if _, ok, err := s.TTL(ctx); err != nil || ok {
-			t.Fatalf("%s: TTL on a missing key = %v, %v; want not ok", name, ok, err)
+		if ttl, ok, err := s.TTL(ctx); err != nil || ok || ttl != 0 {
+			t.Fatalf("%s: TTL on a missing key = %v, %v, %v; want 0, false", name, ttl, ok, err)
 		}
 		mustNil(t, "fill", fill[i]())
-		if _, ok, err := s.TTL(ctx); err != nil || ok {
-			t.Fatalf("%s: TTL without expiry = %v, %v; want not ok", name, ok, err)
+		if ttl, ok, err := s.TTL(ctx); err != nil || !ok || ttl != 0 {
+			t.Fatalf("%s: TTL without expiry = %v, %v, %v; want 0, true (the key exists)", name, ttl, ok, err)
 		}
 		if ok, err := s.Expire(ctx, time.Minute); err != nil || !ok {
 			t.Fatalf("%s: Expire = %v, %v; want true", name, ok, err)
@@ -65,8 +66,8 @@ func testExpireTTLDelete(t *testing.T, k *redkit.Kit, stem string) {
 		if ok, err := s.Persist(ctx); err != nil || !ok {
 			t.Fatalf("%s: Persist = %v, %v; want true", name, ok, err)
 		}
-		if _, ok, err := s.TTL(ctx); err != nil || ok {
-			t.Fatalf("%s: TTL after Persist = %v, %v; want not ok", name, ok, err)
+		if ttl, ok, err := s.TTL(ctx); err != nil || !ok || ttl != 0 {
+			t.Fatalf("%s: TTL after Persist = %v, %v, %v; want 0, true", name, ttl, ok, err)
 		}
 		if ok, err := del[i](ctx); err != nil || !ok {
 			t.Fatalf("%s: Delete = %v, %v; want true", name, ok, err)
@@ -124,9 +125,20 @@ func testWrongType(t *testing.T, k *redkit.Kit, stem string) {
 	for name, call := range calls {
 		err := call()
 		wantIs(t, name, err, redkit.ErrWrongType)
-		if !strings.Contains(err.Error(), k.Key(key)) {
-			t.Errorf("%s: error %q does not name the key", name, err)
-		}
+		wantKey(t, name, err, key)
+	}
+}
+
+// wantKey checks that err is a *redkit.Error whose Key is key: the
+// caller's key, without the Kit's prefix.
+func wantKey(t *testing.T, what string, err error, key string) {
+	t.Helper()
+	var re *redkit.Error
+	if !errors.As(err, &re) {
+		t.Fatalf("%s: err = %v (%T), want a *redkit.Error", what, err, err)
+	}
+	if re.Key != key {
+		t.Errorf("%s: Error.Key = %q, want the caller's key %q", what, re.Key, key)
 	}
 }
 
@@ -141,9 +153,7 @@ const corrupt = "\xc1 not a value"
 func wantDecode(t *testing.T, what string, err error, key string) {
 	t.Helper()
 	wantIs(t, what, err, redkit.ErrDecode)
-	if !strings.Contains(err.Error(), key) {
-		t.Fatalf("%s: error %q does not name the key %q", what, err, key)
-	}
+	wantKey(t, what, err, key)
 }
 
 func testCorrupt(t *testing.T, k *redkit.Kit, stem string) {
@@ -160,7 +170,7 @@ func testCorrupt(t *testing.T, k *redkit.Kit, stem string) {
 	mustNil(t, "Add", err)
 	raw(func(b redkitBuilder) redkitCompleted { return b.Sadd().Key(set.Key()).Member(corrupt).Build() })
 	members, err := set.Members(ctx)
-	wantDecode(t, "Set.Members", err, set.Key())
+	wantDecode(t, "Set.Members", err, stem+":set")
 	if len(members) != 2 {
 		t.Fatalf("Set.Members returned %v with the error, want the 2 good members", members)
 	}
@@ -170,12 +180,12 @@ func testCorrupt(t *testing.T, k *redkit.Kit, stem string) {
 	_, err = list.PushBack(ctx, funghi)
 	mustNil(t, "PushBack", err)
 	got, err := list.Range(ctx, 0, -1)
-	wantDecode(t, "List.Range", err, list.Key())
+	wantDecode(t, "List.Range", err, stem+":list")
 	if len(got) != 1 || got[0] != funghi {
 		t.Fatalf("List.Range = %v with the error, want [funghi]", got)
 	}
 	_, ok, err := list.PopFront(ctx)
-	wantDecode(t, "List.PopFront", err, list.Key())
+	wantDecode(t, "List.PopFront", err, stem+":list")
 	if ok {
 		t.Fatal("PopFront of a corrupt element reported ok")
 	}
@@ -189,14 +199,14 @@ func testCorrupt(t *testing.T, k *redkit.Kit, stem string) {
 		return b.Hset().Key(hash.Key()).FieldValue().FieldValue("bad", corrupt).Build()
 	})
 	_, _, err = hash.Get(ctx, "bad")
-	wantDecode(t, "Hash.Get", err, hash.Key())
+	wantDecode(t, "Hash.Get", err, stem+":hash")
 	all, err := hash.GetAll(ctx)
-	wantDecode(t, "Hash.GetAll", err, hash.Key())
+	wantDecode(t, "Hash.GetAll", err, stem+":hash")
 	if len(all) != 1 || all["good"] != quattro {
 		t.Fatalf("Hash.GetAll = %v with the error, want the good field", all)
 	}
 	many, err := hash.GetMany(ctx, "bad", "good", "missing")
-	wantDecode(t, "Hash.GetMany", err, hash.Key())
+	wantDecode(t, "Hash.GetMany", err, stem+":hash")
 	if len(many) != 1 || many["good"] != quattro {
 		t.Fatalf("Hash.GetMany = %v with the error, want the good field", many)
 	}
@@ -208,13 +218,13 @@ func testCorrupt(t *testing.T, k *redkit.Kit, stem string) {
 		return b.Zadd().Key(zset.Key()).ScoreMember().ScoreMember(2, corrupt).Build()
 	})
 	ms, err := zset.Range(ctx, 0, -1, false)
-	wantDecode(t, "ZSet.Range", err, zset.Key())
+	wantDecode(t, "ZSet.Range", err, stem+":zset")
 	want := []collection.Member[pizza]{{margherita, 1, 0}, {diavola, 3, 2}}
 	if len(ms) != 2 || ms[0] != want[0] || ms[1] != want[1] {
 		t.Fatalf("ZSet.Range = %v with the error, want %v (ranks kept)", ms, want)
 	}
 	ms, err = zset.Around(ctx, diavola, 5, true)
-	wantDecode(t, "ZSet.Around", err, zset.Key())
+	wantDecode(t, "ZSet.Around", err, stem+":zset")
 	if len(ms) != 2 || ms[0].Value != diavola || ms[1].Rank != 2 {
 		t.Fatalf("ZSet.Around = %v with the error", ms)
 	}

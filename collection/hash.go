@@ -67,10 +67,10 @@ func (h *Hash[T]) Get(ctx context.Context, field string) (v T, ok bool, err erro
 	}
 	s, err := msg.ToString()
 	if err != nil {
-		return v, false, fail(op, h.b.key, err)
+		return v, false, h.b.wrap(op, err)
 	}
 	if v, err = decode[T](h.b.f, s); err != nil {
-		return v, false, redkit.Wrap(op, h.b.key, err)
+		return v, false, h.b.wrap(op, err)
 	}
 	return v, true, nil
 }
@@ -93,7 +93,7 @@ func (h *Hash[T]) GetMany(ctx context.Context, fields ...string) (map[string]T, 
 	}
 	arr, err := msg.ToArray()
 	if err != nil {
-		return nil, fail(op, h.b.key, err)
+		return nil, h.b.wrap(op, err)
 	}
 	var bad decodeErrs
 	n := 0
@@ -129,7 +129,7 @@ func (h *Hash[T]) GetAll(ctx context.Context) (map[string]T, error) {
 	}
 	raw, err := msg.AsStrMap()
 	if err != nil {
-		return nil, fail(op, h.b.key, err)
+		return nil, h.b.wrap(op, err)
 	}
 	out := make(map[string]T, len(raw))
 	var bad decodeErrs
@@ -197,8 +197,9 @@ func (h *Hash[T]) Expire(ctx context.Context, ttl time.Duration) (bool, error) {
 	return h.b.expire(ctx, ttl)
 }
 
-// TTL returns the hash's remaining time to live (PTTL). ok is false when
-// the key does not exist or has no expiry.
+// TTL returns the hash's remaining time to live (PTTL): the time left
+// and true for a key with an expiry, 0 and true for a key without one,
+// and 0 and false when there is no such key (as cache.Cache.TTL).
 func (h *Hash[T]) TTL(ctx context.Context) (ttl time.Duration, ok bool, err error) {
 	return h.b.ttl(ctx)
 }

@@ -83,11 +83,11 @@ func (l *List[T]) pop(ctx context.Context, name string, cmd rueidis.Completed) (
 	}
 	s, err := msg.ToString()
 	if err != nil {
-		return v, false, fail(op, l.b.key, err)
+		return v, false, l.b.wrap(op, err)
 	}
 	v, err = decode[T](l.b.f, s)
 	if err != nil {
-		return v, false, redkit.Wrap(op, l.b.key, err)
+		return v, false, l.b.wrap(op, err)
 	}
 	return v, true, nil
 }
@@ -108,7 +108,7 @@ func (l *List[T]) Range(ctx context.Context, start, stop int64) ([]T, error) {
 	}
 	ss, err := msg.AsStrSlice()
 	if err != nil {
-		return nil, fail(op, l.b.key, err)
+		return nil, l.b.wrap(op, err)
 	}
 	return decodeStrings[T](&l.b, op, ss)
 }
@@ -156,8 +156,9 @@ func (l *List[T]) Expire(ctx context.Context, ttl time.Duration) (bool, error) {
 	return l.b.expire(ctx, ttl)
 }
 
-// TTL returns the list's remaining time to live (PTTL). ok is false when
-// the key does not exist or has no expiry.
+// TTL returns the list's remaining time to live (PTTL): the time left
+// and true for a key with an expiry, 0 and true for a key without one,
+// and 0 and false when there is no such key (as cache.Cache.TTL).
 func (l *List[T]) TTL(ctx context.Context) (ttl time.Duration, ok bool, err error) {
 	return l.b.ttl(ctx)
 }

@@ -146,6 +146,11 @@ func testCrossSlot(t *testing.T, k *redkit.Kit) {
 		if !strings.Contains(err.Error(), "HashTag") {
 			t.Errorf("%s: error %q does not explain hash tags", name, err)
 		}
+		// Key is a caller's key (the set in another slot), not a Redis key.
+		var re *redkit.Error
+		if !errors.As(err, &re) || (re.Key != "a" && re.Key != "b" && re.Key != "{b}other") {
+			t.Errorf("%s: Error.Key = %q, want one of the caller's keys", name, keyOf(err))
+		}
 	}
 	// The same sets under one hash tag work.
 	x := collectionSet(k, redkit.HashTag("user42")+":a")
@@ -164,3 +169,11 @@ func testCrossSlot(t *testing.T, k *redkit.Kit) {
 }
 
 func ignoreN[N any](_ N, err error) error { return err }
+
+func keyOf(err error) string {
+	var re *redkit.Error
+	if errors.As(err, &re) {
+		return re.Key
+	}
+	return ""
+}

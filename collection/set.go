@@ -2,6 +2,7 @@ package collection
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -75,7 +76,7 @@ func (s *Set[T]) strings(ctx context.Context, op string, cmd rueidis.Completed) 
 	}
 	ss, err := msg.AsStrSlice()
 	if err != nil {
-		return nil, fail(op, s.b.key, err)
+		return nil, s.b.wrap(op, err)
 	}
 	return decodeStrings[T](&s.b, op, ss)
 }
@@ -110,8 +111,9 @@ func (s *Set[T]) Expire(ctx context.Context, ttl time.Duration) (bool, error) {
 	return s.b.expire(ctx, ttl)
 }
 
-// TTL returns the set's remaining time to live (PTTL). ok is false when
-// the key does not exist or has no expiry.
+// TTL returns the set's remaining time to live (PTTL): the time left
+// and true for a key with an expiry, 0 and true for a key without one,
+// and 0 and false when there is no such key (as cache.Cache.TTL).
 func (s *Set[T]) TTL(ctx context.Context) (ttl time.Duration, ok bool, err error) {
 	return s.b.ttl(ctx)
 }
@@ -184,19 +186,36 @@ func (s *Set[T]) keys(op string, dst *Set[T], others []*Set[T]) ([]string, error
 	keys = append(keys, s.b.key)
 	for _, o := range others {
 		if o == nil {
-			return nil, redkit.Wrap(op, s.b.key, redkit.ErrEmptyKey)
+			return nil, s.b.wrap(op, redkit.ErrEmptyKey)
 		}
 		keys = append(keys, o.b.key)
 	}
 	for _, k := range keys {
 		if k == "" {
-			return nil, redkit.Wrap(op, s.b.key, redkit.ErrEmptyKey)
+			return nil, s.b.wrap(op, redkit.ErrEmptyKey)
 		}
 	}
 	if err := s.b.k.CheckSameSlot(op, keys...); err != nil {
-		return nil, err
+		return nil, s.rekey(err, dst, others)
 	}
 	return keys, nil
+}
+
+// rekey makes a CROSSSLOT error from Kit.CheckSameSlot, which names the
+// full Redis key, report the caller's key of that set instead (its text
+// still names both full keys and their slots).
+func (s *Set[T]) rekey(err error, dst *Set[T], others []*Set[T]) error {
+	var re *redkit.Error
+	if !errors.As(err, &re) {
+		return err
+	}
+	name := s.b.name
+	for _, o := range append([]*Set[T]{dst}, others...) {
+		if o != nil && o.b.key == re.Key {
+			name = o.b.name
+		}
+	}
+	return &redkit.Error{Op: re.Op, Key: name, Kind: re.Kind, Err: re.Err}
 }
 
 func (s *Set[T]) algebra(ctx context.Context, name string, others []*Set[T], build func([]string) rueidis.Completed) ([]T, error) {
@@ -211,7 +230,7 @@ func (s *Set[T]) algebra(ctx context.Context, name string, others []*Set[T], bui
 func (s *Set[T]) store(ctx context.Context, name string, dst *Set[T], others []*Set[T], build func(string, []string) rueidis.Completed) (int64, error) {
 	op := s.b.op(name)
 	if dst == nil {
-		return 0, redkit.Wrap(op, s.b.key, redkit.ErrEmptyKey)
+		return 0, s.b.wrap(op, redkit.ErrEmptyKey)
 	}
 	keys, err := s.keys(op, dst, others)
 	if err != nil {

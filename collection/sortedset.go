@@ -107,7 +107,7 @@ func (z *SortedSet[T]) IncrBy(ctx context.Context, v T, delta float64) (float64,
 	}
 	f, err := msg.AsFloat64()
 	if err != nil {
-		return 0, fail(op, z.b.key, err)
+		return 0, z.b.wrap(op, err)
 	}
 	return f, nil
 }
@@ -193,15 +193,15 @@ func flag(b bool) string {
 func (z *SortedSet[T]) script(ctx context.Context, op string, s *rueidis.Lua, args []string) ([]Member[T], error) {
 	msg, err := z.b.k.Exec(ctx, s, []string{z.b.key}, args)
 	if err != nil {
-		return nil, redkit.Wrap(op, z.b.key, err)
+		return nil, z.b.wrap(op, err)
 	}
 	arr, err := msg.ToArray()
 	if err != nil || len(arr) != 2 {
-		return nil, fail(op, z.b.key, fmt.Errorf("unexpected script reply %v: %v", msg, err))
+		return nil, z.b.wrap(op, fmt.Errorf("unexpected script reply %v: %v", msg, err))
 	}
 	first, err := arr[0].AsInt64()
 	if err != nil {
-		return nil, fail(op, z.b.key, err)
+		return nil, z.b.wrap(op, err)
 	}
 	return z.members(op, first, &arr[1])
 }
@@ -210,7 +210,7 @@ func (z *SortedSet[T]) script(ctx context.Context, op string, s *rueidis.Lua, ar
 func (z *SortedSet[T]) members(op string, first int64, msg *rueidis.RedisMessage) ([]Member[T], error) {
 	scores, err := msg.AsZScores()
 	if err != nil {
-		return nil, fail(op, z.b.key, err)
+		return nil, z.b.wrap(op, err)
 	}
 	out := make([]Member[T], 0, len(scores))
 	var bad decodeErrs
@@ -244,7 +244,7 @@ func (z *SortedSet[T]) Score(ctx context.Context, v T) (score float64, ok bool, 
 	}
 	score, err = msg.AsFloat64()
 	if err != nil {
-		return 0, false, fail(op, z.b.key, err)
+		return 0, false, z.b.wrap(op, err)
 	}
 	return score, true, nil
 }
@@ -321,8 +321,9 @@ func (z *SortedSet[T]) Expire(ctx context.Context, ttl time.Duration) (bool, err
 	return z.b.expire(ctx, ttl)
 }
 
-// TTL returns the sorted set's remaining time to live (PTTL). ok is false
-// when the key does not exist or has no expiry.
+// TTL returns the sorted set's remaining time to live (PTTL): the time left
+// and true for a key with an expiry, 0 and true for a key without one,
+// and 0 and false when there is no such key (as cache.Cache.TTL).
 func (z *SortedSet[T]) TTL(ctx context.Context) (ttl time.Duration, ok bool, err error) {
 	return z.b.ttl(ctx)
 }

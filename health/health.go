@@ -3,6 +3,8 @@ package health
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -11,8 +13,11 @@ import (
 	"github.com/redkit-go/redkit/internal/engine"
 )
 
-// Options configures a Checker. Zero fields take the Kit's
-// Config.HealthCheck values, then the defaults below.
+// Options configures a Checker. Zero fields (or a nil *Options) take the
+// Kit's Config.HealthCheck values, then the defaults below. Negative
+// values are invalid: NewChecker panics with the error Validate reports
+// (a programming error, caught at construction), and never adjusts a
+// value silently.
 type Options struct {
 	// Interval between PINGs; default the Kit's HealthCheck.Interval (5s).
 	Interval time.Duration
@@ -21,6 +26,27 @@ type Options struct {
 	// FailureThreshold is how many consecutive failed PINGs make the
 	// status unhealthy; default 1 (the first failure).
 	FailureThreshold int
+}
+
+// Validate reports every invalid field of o, each error naming the field
+// and its value ("health: Options.Interval must not be negative (got
+// -1s)"), joined with errors.Join; nil when o is nil or valid.
+// NewChecker panics with this error.
+func (o *Options) Validate() error {
+	if o == nil {
+		return nil
+	}
+	var errs []error
+	if o.Interval < 0 {
+		errs = append(errs, fmt.Errorf("health: Options.Interval must not be negative (got %s)", o.Interval))
+	}
+	if o.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("health: Options.Timeout must not be negative (got %s)", o.Timeout))
+	}
+	if o.FailureThreshold < 0 {
+		errs = append(errs, fmt.Errorf("health: Options.FailureThreshold must not be negative (got %d)", o.FailureThreshold))
+	}
+	return errors.Join(errs...)
 }
 
 // Status is a Checker's latest view of Redis.
@@ -56,23 +82,27 @@ type Checker struct {
 }
 
 // NewChecker probes Redis once (bounded by Timeout), then starts PINGing
-// every Interval until Close. It panics if k is nil.
+// every Interval until Close. It panics if k is nil or opts.Validate
+// reports an error.
 func NewChecker(k *redkit.Kit, opts *Options) *Checker {
 	if k == nil {
 		panic("health: NewChecker with nil Kit")
+	}
+	if err := opts.Validate(); err != nil {
+		panic(err)
 	}
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
 	hc := k.Config().HealthCheck
-	if o.Interval <= 0 {
+	if o.Interval == 0 {
 		o.Interval = hc.Interval
 	}
-	if o.Timeout <= 0 {
+	if o.Timeout == 0 {
 		o.Timeout = hc.Timeout
 	}
-	if o.FailureThreshold <= 0 {
+	if o.FailureThreshold == 0 {
 		o.FailureThreshold = 1
 	}
 	c := &Checker{kit: k, opts: o}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,4 +116,60 @@ func TestTimeoutAboveKitDefault(t *testing.T) {
 	if s := c.Status(); !s.Healthy {
 		t.Fatalf("a 5s probe across a 300ms pause: %+v, want healthy", s)
 	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts *health.Options
+		want []string // substrings of the error; nil: valid
+	}{
+		{"nil", nil, nil},
+		{"zero", &health.Options{}, nil},
+		{"set", &health.Options{Interval: time.Second, Timeout: time.Second, FailureThreshold: 3}, nil},
+		{"Interval", &health.Options{Interval: -time.Second}, []string{"health: Options.Interval must not be negative (got -1s)"}},
+		{"several", &health.Options{Timeout: -time.Millisecond, FailureThreshold: -2}, []string{
+			"health: Options.Timeout must not be negative (got -1ms)",
+			"health: Options.FailureThreshold must not be negative (got -2)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.opts.Validate()
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Validate() = %v; want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil; want an error naming %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Validate() = %q; want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestNewCheckerPanicsOnInvalidOptions: a negative Interval used to be
+// replaced by the Kit's silently; it is a programming error now, and no
+// probe goroutine starts.
+func TestNewCheckerPanicsOnInvalidOptions(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	k, err := redkit.Open(t.Context(), redkit.Config{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	opts := &health.Options{Interval: -time.Second}
+	defer func() {
+		r := recover()
+		err, ok := r.(error)
+		if !ok || err.Error() != opts.Validate().Error() {
+			t.Fatalf("NewChecker with a negative Interval: recover() = %v; want Validate's error", r)
+		}
+	}()
+	c := health.NewChecker(k, opts)
+	c.Close()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/redkit-go/redkit"
 	"github.com/redkit-go/redkit/internal/telemetry"
 )
 
@@ -96,7 +97,7 @@ func watchdog(m *Lock, cancel context.CancelCauseFunc, stop <-chan struct{}) err
 			t.Reset(retry)
 			continue
 		default:
-			err = errors.Join(fail("lock: renew", m.key, ErrLockLost), err)
+			err = errors.Join(redkit.Wrap("lock: renew", m.key, ErrLockLost), err)
 		}
 		m.markLost()
 		cancel(err) // Do returns err: not logged here

@@ -1,13 +1,11 @@
 package lock
 
-import (
-	"errors"
+import "errors"
 
-	"github.com/redkit-go/redkit"
-)
-
-// Sentinel errors. Calls wrap them with the operation and key (see
-// redkit.Wrap), so test them with errors.Is.
+// Sentinel errors. Calls wrap them with the operation and the caller's key
+// (redkit.Wrap: an *redkit.Error whose Key is the lock's name, without the
+// Kit's prefix, and whose Kind is nil for these), so test them with
+// errors.Is.
 var (
 	// ErrNotAcquired reports that another holder has the lock: at once
 	// for TryAcquire, or when a wait ends (WaitTimeout, or ctx done: then
@@ -27,10 +25,3 @@ var (
 
 // errShortReply reports a script reply of an unexpected shape.
 var errShortReply = errors.New("lock: unexpected script reply")
-
-// fail returns err (one of this package's errors, not a Redis failure) for
-// operation op on key. It does not use redkit.Wrap, which would classify an
-// error that is not a Redis reply as a transport failure (ErrUnavailable).
-func fail(op, key string, err error) error {
-	return &redkit.Error{Op: op, Key: key, Err: err}
-}

@@ -79,7 +79,7 @@ func (m *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	}
 	if !ok {
 		m.markLost()
-		return fail(op, m.key, ErrLockLost)
+		return redkit.Wrap(op, m.key, ErrLockLost)
 	}
 	m.mu.Lock()
 	m.ttl = ttl
@@ -100,7 +100,7 @@ func (m *Lock) Release(ctx context.Context) error {
 	}
 	if !ok {
 		m.markLost()
-		return fail(op, m.key, ErrLockLost)
+		return redkit.Wrap(op, m.key, ErrLockLost)
 	}
 	return nil
 }

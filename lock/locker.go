@@ -66,10 +66,14 @@ type waiter struct {
 }
 
 // New returns a Locker on k and starts its notification subscriber
-// (which reconnects on its own until Close). It panics if k is nil.
+// (which reconnects on its own until Close). It panics if k is nil or
+// opts.Validate reports an error.
 func New(k *redkit.Kit, opts *Options) *Locker {
 	if k == nil {
 		panic("lock: New with nil Kit")
+	}
+	if err := opts.Validate(); err != nil {
+		panic(err)
 	}
 	st := engine.HooksOf(k.Client())
 	o := opts.normalize(st.Tel.Logger)
@@ -190,23 +194,15 @@ func ms(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(),
 // never as ErrNotAcquired. An empty key gives redkit.ErrEmptyKey, a
 // negative ttl redkit.ErrNegativeTTL.
 func (l *Locker) Acquire(ctx context.Context, key string, ttl time.Duration, opts *AcquireOptions) (*Lock, error) {
-	wait := l.opts.WaitTimeout
-	if opts != nil {
-		switch {
-		case opts.WaitTimeout > 0:
-			wait = opts.WaitTimeout
-		case opts.WaitTimeout < 0:
-			return l.TryAcquire(ctx, key, ttl)
-		}
-	}
-	return l.acquire(ctx, key, ttl, true, wait)
+	queue, deadline := waitFor(opts, l.opts.WaitTimeout)
+	return l.acquire(ctx, key, ttl, queue, deadline)
 }
 
 // TryAcquire makes one attempt at the mutex named key, without waiting:
 // ErrNotAcquired when another holder has it (or live waiters are queued
 // for it). Errors are as for Acquire.
 func (l *Locker) TryAcquire(ctx context.Context, key string, ttl time.Duration) (*Lock, error) {
-	return l.acquire(ctx, key, ttl, false, 0)
+	return l.acquire(ctx, key, ttl, false, time.Time{})
 }
 
 const opAcquire = "lock: acquire"
@@ -215,7 +211,7 @@ const opAcquire = "lock: acquire"
 // before returning; it goes on in the background if Redis is slower.
 const undoTimeout = time.Second
 
-func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, queue bool, wait time.Duration) (lk *Lock, err error) {
+func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, queue bool, deadline time.Time) (lk *Lock, err error) {
 	ttl, err = l.validate(opAcquire, key, ttl)
 	if err != nil {
 		return nil, err
@@ -226,18 +222,26 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 	keys := l.mutexKeys(key)
 	token := rand.Text()
 	args := []string{token, ms(ttl), "0", l.leaseMS, "", l.checkReceivers()}
-	var (
-		w        *waiter
-		timer    *time.Timer
-		deadline time.Time
-		prevSent time.Time
-	)
+	a := &attempt{
+		try: func(ctx context.Context, channel string) (outcome, error) {
+			args[4] = channel
+			msg, err := l.kit.Exec(ctx, acquireScript, keys, args)
+			if err != nil {
+				// The attempt may have run on the server (a reply lost
+				// to a timeout or a broken connection): wait gives up.
+				return outcome{}, attemptErr(ctx, opAcquire, key, err)
+			}
+			return scriptOutcome(opAcquire, key, msg)
+		},
+		pause:  l.pollDelay,
+		giveUp: func(ctx context.Context) { l.abandon(ctx, keys, token, ttl) },
+		notify: l,
+	}
+	var prevSent time.Time
 	if queue {
 		args[2] = "1"
-		if wait > 0 {
-			deadline = time.Now().Add(wait)
-		}
-		w = &waiter{ch: make(chan int64, 1), key: key, ttl: ttl}
+		w := &waiter{ch: make(chan int64, 1), key: key, ttl: ttl}
+		a.handoff = w.ch
 		// Registered before the first attempt: the handoff may arrive
 		// before the script's reply.
 		l.waiters.Store(token, w)
@@ -252,17 +256,18 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 			if !deadline.IsZero() {
 				d = max(min(d, time.Until(deadline)), 0)
 			}
-			timer = time.NewTimer(d)
-			defer timer.Stop()
+			timer := time.NewTimer(d)
 			select {
 			case fence := <-w.ch:
+				timer.Stop()
 				l.unpark(key, token)
 				return l.newLock(key, keys, token, fence, ttl, parkedAt), nil
 			case <-timer.C:
 			case <-ctx.Done():
+				timer.Stop()
 				l.unpark(key, token)
 				l.abandon(ctx, keys, token, ttl)
-				return nil, errors.Join(fail(opAcquire, key, ErrNotAcquired), ctx.Err())
+				return nil, errors.Join(redkit.Wrap(opAcquire, key, ErrNotAcquired), ctx.Err())
 			}
 			// Still waiting: queue ourselves (a no-op if the release
 			// did meanwhile) and wait as any waiter.
@@ -270,77 +275,11 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 			prevSent = parkedAt
 		}
 	}
-	for {
-		var readyCh <-chan struct{}
-		if queue {
-			if l.ready.Load() {
-				args[4] = l.channel
-			} else {
-				args[4] = "" // no subscription yet: poll only
-				readyCh = l.readyChan()
-			}
-		}
-		sent := time.Now()
-		msg, err := l.kit.Exec(ctx, acquireScript, keys, args)
-		if err != nil {
-			return nil, l.failAcquire(ctx, key, keys, token, ttl, err)
-		}
-		status, n, perr := pair(msg)
-		if perr != nil {
-			l.abandon(ctx, keys, token, ttl)
-			return nil, fail(opAcquire, key, perr)
-		}
-		switch status {
-		case 1:
-			return l.newLock(key, keys, token, n, ttl, sent), nil
-		case 2: // handed to us after the previous attempt ran
-			if prevSent.IsZero() {
-				prevSent = sent
-			}
-			return l.newLock(key, keys, token, n, ttl, prevSent), nil
-		}
-		if !queue {
-			return nil, fail(opAcquire, key, ErrNotAcquired)
-		}
-		d := l.pollDelay(time.Duration(n) * time.Millisecond)
-		if !deadline.IsZero() {
-			left := time.Until(deadline)
-			if left <= 0 {
-				l.abandon(ctx, keys, token, ttl)
-				return nil, fail(opAcquire, key, ErrNotAcquired)
-			}
-			d = min(d, left)
-		}
-		if timer == nil {
-			timer = time.NewTimer(d)
-			defer timer.Stop()
-		} else {
-			timer.Reset(d)
-		}
-		select {
-		case fence := <-w.ch:
-			// The release that handed us the lock ran after this
-			// attempt was sent.
-			return l.newLock(key, keys, token, fence, ttl, sent), nil
-		case <-timer.C:
-		case <-readyCh:
-		case <-ctx.Done():
-			l.abandon(ctx, keys, token, ttl)
-			return nil, errors.Join(fail(opAcquire, key, ErrNotAcquired), ctx.Err())
-		}
-		prevSent = sent
+	fence, at, err := wait(ctx, a, queue, deadline, prevSent)
+	if err != nil {
+		return nil, err
 	}
-}
-
-// failAcquire cleans up after a failed attempt, which may have run on the
-// server (a reply lost to a timeout or a broken connection), and returns
-// the error to report.
-func (l *Locker) failAcquire(ctx context.Context, key string, keys []string, token string, ttl time.Duration, err error) error {
-	l.abandon(ctx, keys, token, ttl)
-	if ctx.Err() != nil {
-		return errors.Join(fail(opAcquire, key, ErrNotAcquired), ctx.Err())
-	}
-	return redkit.Wrap(opAcquire, key, err)
+	return l.newLock(key, keys, token, fence, ttl, at), nil
 }
 
 // abandon removes token's queue entry and releases the lock if the token

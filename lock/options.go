@@ -1,6 +1,9 @@
 package lock
 
 import (
+	"cmp"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -24,7 +27,10 @@ const (
 )
 
 // Options configures a Locker. The zero value (or a nil *Options) means
-// the defaults.
+// the defaults. Negative durations, and a WaiterLease set below three
+// PollIntervals, are invalid: New panics with the error Validate reports
+// (a programming error, caught at construction), and never adjusts a
+// value silently.
 type Options struct {
 	// TTL is the lease used when a call passes a ttl of 0; default
 	// DefaultTTL.
@@ -40,7 +46,9 @@ type Options struct {
 	PollInterval time.Duration
 
 	// WaiterLease is how long a waiter's place in the queue lives without
-	// a refresh; default DefaultWaiterLease, and at least 3*PollInterval.
+	// a refresh; default the larger of DefaultWaiterLease and three
+	// PollIntervals. A value set must be at least three PollIntervals, so
+	// that a live waiter refreshes its place before it lapses.
 	WaiterLease time.Duration
 
 	// Logger receives what return values cannot show (a failed background
@@ -48,24 +56,41 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// Validate reports every invalid field of o, each error naming the field
+// and its value ("lock: Options.TTL must not be negative (got -1s)"),
+// joined with errors.Join; nil when o is nil or valid. New panics with
+// this error.
+func (o *Options) Validate() error {
+	if o == nil {
+		return nil
+	}
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"TTL", o.TTL}, {"WaitTimeout", o.WaitTimeout}, {"PollInterval", o.PollInterval}, {"WaiterLease", o.WaiterLease}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("lock: Options.%s must not be negative (got %s)", d.name, d.v))
+		}
+	}
+	poll := cmp.Or(max(o.PollInterval, 0), DefaultPollInterval)
+	if o.WaiterLease > 0 && o.WaiterLease < 3*poll {
+		errs = append(errs, fmt.Errorf("lock: Options.WaiterLease must be at least 3*PollInterval (%s) (got %s)", 3*poll, o.WaiterLease))
+	}
+	return errors.Join(errs...)
+}
+
+// normalize returns o (valid: see Validate) with defaults applied.
 func (o *Options) normalize(log *slog.Logger) Options {
 	var n Options
 	if o != nil {
 		n = *o
 	}
-	if n.TTL <= 0 {
-		n.TTL = DefaultTTL
+	n.TTL = cmp.Or(n.TTL, DefaultTTL)
+	n.PollInterval = cmp.Or(n.PollInterval, DefaultPollInterval)
+	if n.WaiterLease == 0 {
+		n.WaiterLease = max(DefaultWaiterLease, 3*n.PollInterval)
 	}
-	if n.WaitTimeout < 0 {
-		n.WaitTimeout = 0
-	}
-	if n.PollInterval <= 0 {
-		n.PollInterval = DefaultPollInterval
-	}
-	if n.WaiterLease <= 0 {
-		n.WaiterLease = DefaultWaiterLease
-	}
-	n.WaiterLease = max(n.WaiterLease, 3*n.PollInterval)
 	if n.Logger == nil {
 		n.Logger = log
 	}
@@ -73,7 +98,7 @@ func (o *Options) normalize(log *slog.Logger) Options {
 }
 
 // AcquireOptions tunes one Acquire call. A nil *AcquireOptions means the
-// Locker's settings.
+// Locker's settings. Every WaitTimeout is valid: it is read per call.
 type AcquireOptions struct {
 	// WaitTimeout bounds the wait: positive overrides Options.WaitTimeout,
 	// 0 keeps it, negative means do not wait (like TryAcquire).

@@ -1,8 +1,8 @@
 package lock
 
 import (
+	"cmp"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/redkit-go/redkit"
 	"github.com/redkit-go/redkit/internal/engine"
+	"github.com/redkit-go/redkit/internal/lease"
 )
 
 // Defaults for RedlockOptions.
@@ -25,7 +26,9 @@ const (
 )
 
 // RedlockOptions configures a Redlock. The zero value (or nil) means the
-// defaults.
+// defaults. Negative durations and a DriftFactor outside [0, 1) are
+// invalid: NewRedlockWithOptions panics with the error Validate reports,
+// and never adjusts a value silently.
 type RedlockOptions struct {
 	// TTL is the lease used when a call passes a ttl of 0; default
 	// DefaultTTL.
@@ -39,7 +42,8 @@ type RedlockOptions struct {
 	// MasterTimeout bounds each call to one master, so that a dead master
 	// costs little of the lease; default ttl/10, at least 50ms.
 	MasterTimeout time.Duration
-	// DriftFactor; default DefaultDriftFactor.
+	// DriftFactor is the clock drift allowed for, as a fraction of the
+	// ttl; default DefaultDriftFactor. It must be below 1.
 	DriftFactor float64
 	// Logger; default the first Kit's.
 	Logger *slog.Logger
@@ -69,8 +73,31 @@ type Redlock struct {
 // It panics if kits is empty or holds a nil Kit.
 func NewRedlock(kits ...*redkit.Kit) *Redlock { return NewRedlockWithOptions(nil, kits...) }
 
+// Validate reports every invalid field of o, each error naming the field
+// and its value ("lock: RedlockOptions.RetryDelay must not be negative
+// (got -1s)"), joined with errors.Join; nil when o is nil or valid.
+// NewRedlockWithOptions panics with this error.
+func (o *RedlockOptions) Validate() error {
+	if o == nil {
+		return nil
+	}
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"TTL", o.TTL}, {"WaitTimeout", o.WaitTimeout}, {"RetryDelay", o.RetryDelay}, {"MasterTimeout", o.MasterTimeout}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("lock: RedlockOptions.%s must not be negative (got %s)", d.name, d.v))
+		}
+	}
+	if !(o.DriftFactor >= 0 && o.DriftFactor < 1) {
+		errs = append(errs, fmt.Errorf("lock: RedlockOptions.DriftFactor must be in [0, 1) (got %g)", o.DriftFactor))
+	}
+	return errors.Join(errs...)
+}
+
 // NewRedlockWithOptions returns a Redlock over kits. It panics if kits is
-// empty or holds a nil Kit.
+// empty or holds a nil Kit, or if opts.Validate reports an error.
 func NewRedlockWithOptions(opts *RedlockOptions, kits ...*redkit.Kit) *Redlock {
 	if len(kits) == 0 {
 		panic("lock: NewRedlock with no Kit")
@@ -80,19 +107,16 @@ func NewRedlockWithOptions(opts *RedlockOptions, kits ...*redkit.Kit) *Redlock {
 			panic("lock: NewRedlock with nil Kit")
 		}
 	}
+	if err := opts.Validate(); err != nil {
+		panic(err)
+	}
 	var o RedlockOptions
 	if opts != nil {
 		o = *opts
 	}
-	if o.TTL <= 0 {
-		o.TTL = DefaultTTL
-	}
-	if o.RetryDelay <= 0 {
-		o.RetryDelay = DefaultRetryDelay
-	}
-	if o.DriftFactor <= 0 {
-		o.DriftFactor = DefaultDriftFactor
-	}
+	o.TTL = cmp.Or(o.TTL, DefaultTTL)
+	o.RetryDelay = cmp.Or(o.RetryDelay, DefaultRetryDelay)
+	o.DriftFactor = cmp.Or(o.DriftFactor, DefaultDriftFactor)
 	if o.Logger == nil {
 		o.Logger = engine.HooksOf(kits[0].Client()).Tel.Logger
 	}
@@ -114,39 +138,29 @@ func (r *Redlock) Quorum() int { return r.quorum }
 // redkit.ErrUnavailable...). A failed attempt leaves no lock behind on
 // any master it reached. The Lock's TTL is the ttl less the drift.
 func (r *Redlock) Acquire(ctx context.Context, key string, ttl time.Duration, opts *AcquireOptions) (*Lock, error) {
-	wait := r.opts.WaitTimeout
-	if opts != nil {
-		switch {
-		case opts.WaitTimeout > 0:
-			wait = opts.WaitTimeout
-		case opts.WaitTimeout < 0:
-			return r.TryAcquire(ctx, key, ttl)
-		}
-	}
-	var deadline time.Time
-	if wait > 0 {
-		deadline = time.Now().Add(wait)
-	}
-	for {
-		m, err := r.TryAcquire(ctx, key, ttl)
-		if err == nil || ctx.Err() != nil {
-			return m, err
-		}
-		if errors.Is(err, redkit.ErrEmptyKey) || errors.Is(err, redkit.ErrNegativeTTL) {
-			return nil, err
-		}
-		d := jitter(r.opts.RetryDelay)
-		if !deadline.IsZero() {
-			left := time.Until(deadline)
-			if left <= 0 {
-				return nil, err
+	queue, deadline := waitFor(opts, r.opts.WaitTimeout)
+	var m *Lock
+	_, _, err := wait(ctx, &attempt{
+		try: func(ctx context.Context, _ string) (outcome, error) {
+			var err error
+			m, err = r.TryAcquire(ctx, key, ttl)
+			switch {
+			case err == nil:
+				return outcome{won: true}, nil
+			case ctx.Err() != nil, errors.Is(err, redkit.ErrEmptyKey), errors.Is(err, redkit.ErrNegativeTTL):
+				return outcome{}, err
 			}
-			d = min(d, left)
-		}
-		if !sleep(ctx, d) {
-			return nil, errors.Join(err, ctx.Err())
-		}
+			// Held elsewhere, or masters unreachable: try again, and
+			// report this error if the wait ends now.
+			return outcome{busy: err}, nil
+		},
+		// No notifications across independent masters: jittered polls.
+		pause: func(time.Duration) time.Duration { return jitter(r.opts.RetryDelay) },
+	}, queue, deadline, time.Time{})
+	if err != nil {
+		return nil, err
 	}
+	return m, nil
 }
 
 // TryAcquire makes one attempt at the lock named key on every master.
@@ -163,7 +177,7 @@ func (r *Redlock) TryAcquire(ctx context.Context, key string, ttl time.Duration)
 		ttl = r.opts.TTL
 	}
 	ttl = max(ttl, time.Millisecond)
-	token := rand.Text()
+	token := lease.NewToken()
 	start := time.Now()
 	drift := time.Duration(float64(ttl)*r.opts.DriftFactor) + 2*time.Millisecond
 
@@ -218,7 +232,7 @@ func (r *Redlock) TryAcquire(ctx context.Context, key string, ttl time.Duration)
 	// Not acquired: release wherever the lock may have been set.
 	r.releaseAll(context.WithoutCancel(ctx), key, token)
 	if ctx.Err() != nil {
-		return nil, errors.Join(fail(op, key, ErrNotAcquired), ctx.Err())
+		return nil, errors.Join(redkit.Wrap(op, key, ErrNotAcquired), ctx.Err())
 	}
 	var failed []error
 	for i, err := range errs {
@@ -227,14 +241,17 @@ func (r *Redlock) TryAcquire(ctx context.Context, key string, ttl time.Duration)
 		}
 	}
 	if len(failed) == 0 {
-		return nil, fail(op, key, ErrNotAcquired)
+		return nil, redkit.Wrap(op, key, ErrNotAcquired)
 	}
 	cause := fmt.Errorf("%d of %d masters failed, %d granted, quorum %d: %w",
 		len(failed), len(r.kits), len(won), r.quorum, errors.Join(failed...))
+	// Built by hand, not with redkit.Wrap: cause wraps the masters' own
+	// *redkit.Errors, and Wrap would return the first of those in its place.
+	merr := &redkit.Error{Op: op, Key: key, Kind: redkit.Classify(cause), Err: cause}
 	if contended > 0 {
-		return nil, errors.Join(fail(op, key, ErrNotAcquired), &redkit.Error{Op: op, Key: key, Kind: redkit.Classify(cause), Err: cause})
+		return nil, errors.Join(redkit.Wrap(op, key, ErrNotAcquired), merr)
 	}
-	return nil, &redkit.Error{Op: op, Key: key, Kind: redkit.Classify(cause), Err: cause}
+	return nil, merr
 }
 
 // Do acquires the lock named key as Acquire does, runs fn holding it with
@@ -277,7 +294,7 @@ func (r *Redlock) releaseAll(ctx context.Context, key, token string) (int, []err
 	released := make([]bool, len(r.kits))
 	errs := r.each(ctx, releaseMasterTimeout, func(ctx context.Context, i int, k *redkit.Kit) error {
 		lk := k.Key("lock", redkit.HashTag(key))
-		ok, err := execBool(ctx, k, unlockScript, []string{lk}, token)
+		ok, err := lease.Release(ctx, k, lk, token)
 		released[i] = ok
 		return err
 	})

@@ -40,31 +40,31 @@ func (rw *RWMutex) Name() string { return rw.name }
 // RLock waits for a read lock, held for ttl (0 means Options.TTL). The
 // wait and the errors are as for Locker.Acquire.
 func (rw *RWMutex) RLock(ctx context.Context, ttl time.Duration, opts *AcquireOptions) (*Lock, error) {
-	queue, wait := rw.l.waitFor(opts)
-	return rw.lock(ctx, "lock: rlock", rwRLockScript, ttl, queue, wait)
+	queue, deadline := waitFor(opts, rw.l.opts.WaitTimeout)
+	return rw.lock(ctx, "lock: rlock", rwRLockScript, ttl, queue, deadline)
 }
 
 // TryRLock makes one attempt at a read lock: ErrNotAcquired while a
 // writer holds the lock or waits for it.
 func (rw *RWMutex) TryRLock(ctx context.Context, ttl time.Duration) (*Lock, error) {
-	return rw.lock(ctx, "lock: rlock", rwRLockScript, ttl, false, 0)
+	return rw.lock(ctx, "lock: rlock", rwRLockScript, ttl, false, time.Time{})
 }
 
 // Lock waits for the write lock, held for ttl (0 means Options.TTL). While
 // it waits, new readers are held back. The wait and the errors are as for
 // Locker.Acquire.
 func (rw *RWMutex) Lock(ctx context.Context, ttl time.Duration, opts *AcquireOptions) (*Lock, error) {
-	queue, wait := rw.l.waitFor(opts)
-	return rw.lock(ctx, "lock: lock", rwLockScript, ttl, queue, wait)
+	queue, deadline := waitFor(opts, rw.l.opts.WaitTimeout)
+	return rw.lock(ctx, "lock: lock", rwLockScript, ttl, queue, deadline)
 }
 
 // TryLock makes one attempt at the write lock: ErrNotAcquired while
 // anyone holds the lock.
 func (rw *RWMutex) TryLock(ctx context.Context, ttl time.Duration) (*Lock, error) {
-	return rw.lock(ctx, "lock: lock", rwLockScript, ttl, false, 0)
+	return rw.lock(ctx, "lock: lock", rwLockScript, ttl, false, time.Time{})
 }
 
-func (rw *RWMutex) lock(ctx context.Context, op string, script *rueidis.Lua, ttl time.Duration, queue bool, wait time.Duration) (*Lock, error) {
+func (rw *RWMutex) lock(ctx context.Context, op string, script *rueidis.Lua, ttl time.Duration, queue bool, deadline time.Time) (*Lock, error) {
 	ttl, err := rw.l.validate(op, rw.name, ttl)
 	if err != nil {
 		return nil, err
@@ -76,20 +76,18 @@ func (rw *RWMutex) lock(ctx context.Context, op string, script *rueidis.Lua, ttl
 		h, undo = rwWriter{rw}, rwUnlockScript
 	}
 	k := rw.l.kit
-	fence, sent, err := rw.l.waitWake(ctx, attempt{
-		op: op, key: rw.name, wakeKey: rw.keys[0], ttl: ttl,
-		run: func(ctx context.Context, queue bool, channel string) (rueidis.RedisMessage, error) {
+	fence, sent, err := rw.l.waitWake(ctx, op, rw.name, rw.keys[0], ttl, queue, deadline,
+		func(ctx context.Context, queue bool, channel string) (rueidis.RedisMessage, error) {
 			q := "0"
 			if queue {
 				q = "1"
 			}
 			return k.Exec(ctx, script, rw.keys, []string{token, ms(ttl), q, rw.l.leaseMS, channel})
 		},
-		giveUp: func(ctx context.Context) error {
+		func(ctx context.Context) error {
 			_, err := k.Exec(ctx, undo, rw.keys, []string{token})
 			return err
-		},
-	}, queue, wait)
+		})
 	if err != nil {
 		return nil, err
 	}

@@ -20,8 +20,6 @@ var (
 	abandonLua string
 	//go:embed extend.lua
 	extendLua string
-	//go:embed unlock.lua
-	unlockLua string
 
 	//go:embed rwmutex.lua
 	rwLua string
@@ -77,5 +75,4 @@ var (
 
 	redlockAcquireScript = rueidis.NewLuaScript(takes + redlockAcquireLua)
 	redlockFenceScript   = rueidis.NewLuaScript(takes + redlockFenceLua)
-	unlockScript         = rueidis.NewLuaScript(frees + unlockLua)
 )

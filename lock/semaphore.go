@@ -44,42 +44,40 @@ func (s *Semaphore) Permits() int { return s.permits }
 // Acquire waits for a permit, held for ttl (0 means Options.TTL). The wait
 // and the errors are as for Locker.Acquire, plus ErrBadPermits.
 func (s *Semaphore) Acquire(ctx context.Context, ttl time.Duration, opts *AcquireOptions) (*Lock, error) {
-	queue, wait := s.l.waitFor(opts)
-	return s.acquire(ctx, ttl, queue, wait)
+	queue, deadline := waitFor(opts, s.l.opts.WaitTimeout)
+	return s.acquire(ctx, ttl, queue, deadline)
 }
 
 // TryAcquire makes one attempt at a permit: ErrNotAcquired when all are
 // held.
 func (s *Semaphore) TryAcquire(ctx context.Context, ttl time.Duration) (*Lock, error) {
-	return s.acquire(ctx, ttl, false, 0)
+	return s.acquire(ctx, ttl, false, time.Time{})
 }
 
-func (s *Semaphore) acquire(ctx context.Context, ttl time.Duration, queue bool, wait time.Duration) (*Lock, error) {
+func (s *Semaphore) acquire(ctx context.Context, ttl time.Duration, queue bool, deadline time.Time) (*Lock, error) {
 	const op = "lock: semaphore acquire"
 	ttl, err := s.l.validate(op, s.name, ttl)
 	if err != nil {
 		return nil, err
 	}
 	if s.permits < 1 {
-		return nil, fail(op, s.name, ErrBadPermits)
+		return nil, redkit.Wrap(op, s.name, ErrBadPermits)
 	}
 	token := rand.Text()
 	permits := strconv.Itoa(s.permits)
 	k := s.l.kit
-	fence, sent, err := s.l.waitWake(ctx, attempt{
-		op: op, key: s.name, wakeKey: s.keys[0], ttl: ttl,
-		run: func(ctx context.Context, queue bool, channel string) (rueidis.RedisMessage, error) {
+	fence, sent, err := s.l.waitWake(ctx, op, s.name, s.keys[0], ttl, queue, deadline,
+		func(ctx context.Context, queue bool, channel string) (rueidis.RedisMessage, error) {
 			q := "0"
 			if queue {
 				q = "1"
 			}
 			return k.Exec(ctx, semAcquireScript, s.keys, []string{token, ms(ttl), permits, q, s.l.leaseMS, channel})
 		},
-		giveUp: func(ctx context.Context) error {
+		func(ctx context.Context) error {
 			_, err := k.Exec(ctx, semReleaseScript, s.keys, []string{token})
 			return err
-		},
-	}, queue, wait)
+		})
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,10 @@
 // a waiting worker starts within a round trip of a push. It starts no
 // goroutine.
 //
+// Errors other than ErrEmpty are *redkit.Error values whose Key is the
+// queue's name (not its Redis keys); test them with errors.Is
+// (ErrJobLost, redkit.ErrDecode, redkit.ErrWrongType...).
+//
 // What it leaves out: dead-letter queues and maximum attempts (check
 // Job.Attempts and Ack to drop), job results, unique jobs, cron
 // schedules, and per-job payload size limits beyond Redis's own. For

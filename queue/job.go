@@ -43,7 +43,7 @@ func (j *Job[T]) Ack(ctx context.Context) error {
 		[]string{ks.inflight, ks.jobs, ks.meta},
 		[]string{j.ID, j.receipt})
 	if err != nil {
-		return redkit.Wrap(op, ks.base, err)
+		return redkit.Wrap(op, j.q.name, err)
 	}
 	if n, _ := msg.AsInt64(); n != 1 {
 		return j.lost(op)
@@ -62,7 +62,7 @@ func (j *Job[T]) Nack(ctx context.Context, delay time.Duration) error {
 	const op = "queue: nack"
 	ks := &j.q.ks
 	if delay < 0 {
-		return redkit.Wrap(op, ks.base, fmt.Errorf("%w: delay %s", redkit.ErrNegativeTTL, delay))
+		return redkit.Wrap(op, j.q.name, fmt.Errorf("%w: delay %s", redkit.ErrNegativeTTL, delay))
 	}
 	var ms int64
 	if delay > 0 {
@@ -73,7 +73,7 @@ func (j *Job[T]) Nack(ctx context.Context, delay time.Duration) error {
 		[]string{j.ID, j.receipt, strconv.FormatInt(ms, 10),
 			strconv.Itoa(signalCap), strconv.FormatInt(signalTTL.Milliseconds(), 10)})
 	if err != nil {
-		return redkit.Wrap(op, ks.base, err)
+		return redkit.Wrap(op, j.q.name, err)
 	}
 	if n, _ := msg.AsInt64(); n != 1 {
 		return j.lost(op)
@@ -91,7 +91,7 @@ func (j *Job[T]) Extend(ctx context.Context, d time.Duration) error {
 	const op = "queue: extend"
 	ks := &j.q.ks
 	if d < 0 {
-		return redkit.Wrap(op, ks.base, fmt.Errorf("%w: %s", redkit.ErrNegativeTTL, d))
+		return redkit.Wrap(op, j.q.name, fmt.Errorf("%w: %s", redkit.ErrNegativeTTL, d))
 	}
 	if d == 0 {
 		d = j.q.vis
@@ -100,7 +100,7 @@ func (j *Job[T]) Extend(ctx context.Context, d time.Duration) error {
 		[]string{ks.inflight, ks.meta},
 		[]string{j.ID, j.receipt, strconv.FormatInt(max(d.Milliseconds(), 1), 10)})
 	if err != nil {
-		return redkit.Wrap(op, ks.base, err)
+		return redkit.Wrap(op, j.q.name, err)
 	}
 	deadline, _ := msg.AsInt64()
 	if deadline == 0 {
@@ -112,5 +112,5 @@ func (j *Job[T]) Extend(ctx context.Context, d time.Duration) error {
 
 func (j *Job[T]) lost(op string) error {
 	j.q.m.lost.Add(context.Background(), 1, j.q.m.attrs)
-	return &redkit.Error{Op: op, Key: j.q.ks.base, Err: fmt.Errorf("job %s: %w", j.ID, ErrJobLost)}
+	return redkit.Wrap(op, j.q.name, fmt.Errorf("job %s: %w", j.ID, ErrJobLost))
 }

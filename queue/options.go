@@ -1,6 +1,8 @@
 package queue
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/redkit-go/redkit/codec"
@@ -28,12 +30,13 @@ const signalCap = 256
 const signalTTL = time.Minute
 
 // Options configure a Priority queue. The zero value (or nil) means the
-// defaults.
+// defaults. Negative values are invalid: NewPriority panics with the error
+// Validate reports (a programming error, caught at construction), and
+// never adjusts a value silently.
 type Options struct {
 	// Visibility is how long a popped job stays invisible to other workers
 	// before it returns to the queue; default DefaultVisibility. Jobs
-	// taking longer must call Job.Extend. Negative is an error on every
-	// call (redkit.ErrNegativeTTL).
+	// taking longer must call Job.Extend.
 	Visibility time.Duration
 	// PollInterval bounds PopWait's wait between checks when nothing wakes
 	// it; default DefaultPollInterval.
@@ -44,4 +47,25 @@ type Options struct {
 	// Codec encodes job values; nil means the Kit's codec. The Kit's
 	// compression settings apply.
 	Codec codec.Codec
+}
+
+// Validate reports every invalid field of o, each error naming the field
+// and its value ("queue: Options.Visibility must not be negative (got
+// -1s)"), joined with errors.Join; nil when o is nil or valid.
+// NewPriority panics with this error.
+func (o *Options) Validate() error {
+	if o == nil {
+		return nil
+	}
+	var errs []error
+	if o.Visibility < 0 {
+		errs = append(errs, fmt.Errorf("queue: Options.Visibility must not be negative (got %s)", o.Visibility))
+	}
+	if o.PollInterval < 0 {
+		errs = append(errs, fmt.Errorf("queue: Options.PollInterval must not be negative (got %s)", o.PollInterval))
+	}
+	if o.ReclaimBatch < 0 {
+		errs = append(errs, fmt.Errorf("queue: Options.ReclaimBatch must not be negative (got %d)", o.ReclaimBatch))
+	}
+	return errors.Join(errs...)
 }

@@ -74,7 +74,7 @@ type Priority[T any] struct {
 	vis     time.Duration
 	poll    time.Duration
 	reclaim int
-	err     error // from construction: empty name, negative options
+	err     error // from construction: an empty name
 
 	// pop's fixed script keys and args, built once.
 	popKeys []string
@@ -91,11 +91,14 @@ type metrics struct {
 
 // NewPriority returns the queue called name (its keys are
 // k.Key("queue", "{name}", ...)). It does no I/O. A nil opts means the
-// defaults. An empty name or negative option is reported by every call
-// (redkit.ErrEmptyKey, redkit.ErrNegativeTTL). It panics if k is nil.
+// defaults. An empty name is reported by every call (redkit.ErrEmptyKey).
+// It panics if k is nil or opts.Validate reports an error.
 func NewPriority[T any](k *redkit.Kit, name string, opts *Options) *Priority[T] {
 	if k == nil {
 		panic("queue: NewPriority with a nil *redkit.Kit")
+	}
+	if err := opts.Validate(); err != nil {
+		panic(err)
 	}
 	var o Options
 	if opts != nil {
@@ -105,18 +108,12 @@ func NewPriority[T any](k *redkit.Kit, name string, opts *Options) *Priority[T] 
 	if o.Codec != nil {
 		q.f.Codec = o.Codec
 	}
-	switch {
-	case name == "":
+	if name == "" {
 		q.err = redkit.ErrEmptyKey
-	case o.Visibility < 0 || o.PollInterval < 0:
-		q.err = fmt.Errorf("%w: Options.Visibility %s, PollInterval %s", redkit.ErrNegativeTTL, o.Visibility, o.PollInterval)
 	}
 	q.vis = cmpOr(o.Visibility, DefaultVisibility)
 	q.poll = cmpOr(o.PollInterval, DefaultPollInterval)
 	q.reclaim = cmpOr(o.ReclaimBatch, DefaultReclaimBatch)
-	if q.reclaim < 0 {
-		q.reclaim = DefaultReclaimBatch
-	}
 	q.popKeys = []string{q.ks.ready, q.ks.delayed, q.ks.inflight, q.ks.jobs, q.ks.meta, q.ks.seq}
 	q.visArg = strconv.FormatInt(max(q.vis.Milliseconds(), 1), 10)
 	q.batch = strconv.Itoa(q.reclaim)
@@ -153,7 +150,7 @@ func (q *Priority[T]) Key() string { return q.ks.base }
 
 func (q *Priority[T]) check(op string) error {
 	if q.err != nil {
-		return redkit.Wrap(op, q.ks.base, q.err)
+		return redkit.Wrap(op, q.name, q.err)
 	}
 	return nil
 }
@@ -178,14 +175,14 @@ func (q *Priority[T]) push(ctx context.Context, op string, v T, priority float64
 		return "", err
 	}
 	if math.IsNaN(priority) {
-		return "", fail(op, q.ks.base, errors.New("queue: priority is NaN"))
+		return "", redkit.Wrap(op, q.name, errors.New("queue: priority is NaN"))
 	}
 	if delay < 0 {
-		return "", redkit.Wrap(op, q.ks.base, fmt.Errorf("%w: delay %s", redkit.ErrNegativeTTL, delay))
+		return "", redkit.Wrap(op, q.name, fmt.Errorf("%w: delay %s", redkit.ErrNegativeTTL, delay))
 	}
 	data, err := codec.Encode(q.f, v)
 	if err != nil {
-		return "", fail(op, q.ks.base, err)
+		return "", redkit.Wrap(op, q.name, err)
 	}
 	var delayMs int64
 	if delay > 0 {
@@ -197,7 +194,7 @@ func (q *Priority[T]) push(ctx context.Context, op string, v T, priority float64
 		[]string{id, bytesString(data), formatPriority(priority), strconv.FormatInt(delayMs, 10),
 			strconv.Itoa(signalCap), strconv.FormatInt(signalTTL.Milliseconds(), 10)})
 	if err != nil {
-		return "", redkit.Wrap(op, q.ks.base, err)
+		return "", redkit.Wrap(op, q.name, err)
 	}
 	q.m.pushed.Add(context.Background(), 1, q.m.attrs)
 	return id, nil
@@ -228,11 +225,11 @@ func (q *Priority[T]) pop(ctx context.Context, worker string) (*Job[T], time.Dur
 	token := rand.Text()
 	msg, err := q.k.Exec(ctx, popScript, q.popKeys, []string{q.visArg, token, worker, q.batch})
 	if err != nil {
-		return nil, -1, redkit.Wrap(op, q.ks.base, err)
+		return nil, -1, redkit.Wrap(op, q.name, err)
 	}
 	arr, err := msg.ToArray()
 	if err != nil || len(arr) < 4 {
-		return nil, -1, fail(op, q.ks.base, fmt.Errorf("unexpected script reply %v: %v", msg, err))
+		return nil, -1, redkit.Wrap(op, q.name, fmt.Errorf("unexpected script reply %v: %v", msg, err))
 	}
 	found, _ := arr[0].AsInt64()
 	if found == 0 {
@@ -247,7 +244,7 @@ func (q *Priority[T]) pop(ctx context.Context, worker string) (*Job[T], time.Dur
 		return nil, time.Duration(max(due-now, 0)) * time.Millisecond, ErrEmpty
 	}
 	if len(arr) < 7 {
-		return nil, -1, fail(op, q.ks.base, fmt.Errorf("unexpected script reply %v", msg))
+		return nil, -1, redkit.Wrap(op, q.name, fmt.Errorf("unexpected script reply %v", msg))
 	}
 	id, _ := arr[1].ToString()
 	payload, _ := arr[2].ToString()
@@ -269,7 +266,7 @@ func (q *Priority[T]) pop(ctx context.Context, worker string) (*Job[T], time.Dur
 	}
 	v, err := codec.Decode[T](q.f, unsafe.Slice(unsafe.StringData(payload), len(payload)))
 	if err != nil {
-		return job, 0, redkit.Wrap(op, q.ks.base, fmt.Errorf("job %s: %w", id, err))
+		return job, 0, redkit.Wrap(op, q.name, fmt.Errorf("job %s: %w", id, err))
 	}
 	job.Value = v
 	return job, 0, nil
@@ -312,7 +309,7 @@ func (q *Priority[T]) PopWait(ctx context.Context, worker string) (*Job[T], erro
 			if ctx.Err() != nil {
 				return nil, errors.Join(ErrEmpty, ctx.Err())
 			}
-			return nil, redkit.Wrap(op, q.ks.base, err)
+			return nil, redkit.Wrap(op, q.name, err)
 		}
 	}
 }
@@ -344,11 +341,11 @@ func (q *Priority[T]) card(ctx context.Context, op, key string) (int64, error) {
 	}
 	msg, err := q.k.Do(ctx, q.k.B().Zcard().Key(key).Build())
 	if err != nil {
-		return 0, redkit.Wrap(op, key, err)
+		return 0, redkit.Wrap(op, q.name, err)
 	}
 	n, err := msg.AsInt64()
 	if err != nil {
-		return 0, redkit.Wrap(op, key, err)
+		return 0, redkit.Wrap(op, q.name, err)
 	}
 	return n, nil
 }
@@ -367,7 +364,7 @@ func (q *Priority[T]) Delete(ctx context.Context) (bool, error) {
 	}
 	msg, err := q.k.Do(ctx, q.k.B().Unlink().Key(keys...).Build())
 	if err != nil {
-		return false, redkit.Wrap(op, q.ks.base, err)
+		return false, redkit.Wrap(op, q.name, err)
 	}
 	n, _ := msg.AsInt64()
 	return n > 0, nil
@@ -395,11 +392,4 @@ func bytesString(b []byte) string {
 		return ""
 	}
 	return unsafe.String(&b[0], len(b))
-}
-
-// fail returns an error for op on key that is not a failure of Redis (a
-// value the codec cannot encode, an unexpected reply, bad input), which
-// redkit.Wrap would classify as ErrUnavailable.
-func fail(op, key string, err error) error {
-	return &redkit.Error{Op: op, Key: key, Err: err}
 }

@@ -395,14 +395,31 @@ func testCorrupt(t *testing.T, e env, name string) {
 	}
 	job, err := q.Pop(ctx, "w")
 	wantIs(t, "Pop of a corrupt job", err, redkit.ErrDecode)
-	if job == nil || job.ID != id || !strings.Contains(err.Error(), q.Key()) || !strings.Contains(err.Error(), id) {
-		t.Fatalf("Pop = %+v, %v; want the job and an error naming the queue and job", job, err)
+	if job == nil || job.ID != id || !strings.Contains(err.Error(), id) {
+		t.Fatalf("Pop = %+v, %v; want the job and an error naming the job", job, err)
 	}
+	wantKey(t, "Pop of a corrupt job", err, name)
 	// The job is in flight: Ack drops it.
 	if err := job.Ack(ctx); err != nil {
 		t.Fatal(err)
 	}
 	counts(t, q, 0, 0, 0)
+	err = job.Ack(ctx)
+	wantIs(t, "second Ack", err, queue.ErrJobLost)
+	wantKey(t, "second Ack", err, name)
+}
+
+// wantKey checks that err is a *redkit.Error whose Key is the caller's
+// key: the queue's name, not its Redis keys.
+func wantKey(t *testing.T, what string, err error, key string) {
+	t.Helper()
+	var re *redkit.Error
+	if !errors.As(err, &re) {
+		t.Fatalf("%s: err = %v (%T), want a *redkit.Error", what, err, err)
+	}
+	if re.Key != key {
+		t.Errorf("%s: Error.Key = %q, want the queue's name %q", what, re.Key, key)
+	}
 }
 
 func testWrongType(t *testing.T, e env, name string) {
@@ -411,12 +428,19 @@ func testWrongType(t *testing.T, e env, name string) {
 	if _, err := e.k.Do(ctx, e.k.B().Set().Key(q.Key()+":ready").Value("x").Build()); err != nil {
 		t.Fatal(err)
 	}
-	_, err := q.Push(ctx, 1, 0)
-	wantIs(t, "Push", err, redkit.ErrWrongType)
-	_, err = q.Pop(ctx, "w")
-	wantIs(t, "Pop", err, redkit.ErrWrongType)
-	_, err = q.Len(ctx)
-	wantIs(t, "Len", err, redkit.ErrWrongType)
+	for _, c := range []struct {
+		op   string
+		call func() error
+	}{
+		{"Push", func() error { _, err := q.Push(ctx, 1, 0); return err }},
+		{"PopWait", func() error { _, err := q.PopWait(ctx, "w"); return err }},
+		{"Pop", func() error { _, err := q.Pop(ctx, "w"); return err }},
+		{"Len", func() error { _, err := q.Len(ctx); return err }},
+	} {
+		err := c.call()
+		wantIs(t, c.op, err, redkit.ErrWrongType)
+		wantKey(t, c.op, err, name)
+	}
 }
 
 // testConcurrentWorkers: 8 workers, 10,000 jobs, nobody dies → every job
@@ -561,10 +585,6 @@ func TestBadInput(t *testing.T) {
 	_, err = empty.Len(ctx)
 	wantIs(t, "Len on an empty name", err, redkit.ErrEmptyKey)
 
-	neg := queue.NewPriority[int](k, "neg", &queue.Options{Visibility: -time.Second})
-	_, err = neg.Push(ctx, 1, 0)
-	wantIs(t, "Push with a negative Visibility", err, redkit.ErrNegativeTTL)
-
 	q := queue.NewPriority[int](k, "ok", nil)
 	if _, err := q.Push(ctx, 1, math.NaN()); err == nil {
 		t.Fatal("Push with a NaN priority succeeded")
@@ -604,5 +624,61 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts *queue.Options
+		want []string // substrings of the error; nil: valid
+	}{
+		{"nil", nil, nil},
+		{"zero", &queue.Options{}, nil},
+		{"set", &queue.Options{Visibility: time.Minute, PollInterval: time.Second, ReclaimBatch: 10}, nil},
+		{"Visibility", &queue.Options{Visibility: -time.Second}, []string{"queue: Options.Visibility must not be negative (got -1s)"}},
+		{"several", &queue.Options{PollInterval: -time.Millisecond, ReclaimBatch: -1}, []string{
+			"queue: Options.PollInterval must not be negative (got -1ms)",
+			"queue: Options.ReclaimBatch must not be negative (got -1)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.opts.Validate()
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Validate() = %v; want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil; want an error naming %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Validate() = %q; want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestNewPriorityPanicsOnInvalidOptions: invalid options are a
+// construction-time programming error, not an error from every call.
+func TestNewPriorityPanicsOnInvalidOptions(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	k := open(t, []string{srv.Addr()})
+	for _, opts := range []*queue.Options{{Visibility: -time.Second}, {ReclaimBatch: -5}} {
+		func() {
+			defer func() {
+				r := recover()
+				err, ok := r.(error)
+				if !ok || err.Error() != opts.Validate().Error() {
+					t.Errorf("NewPriority(%+v): recover() = %v; want Validate's error", *opts, r)
+				}
+			}()
+			queue.NewPriority[int](k, "neg", opts)
+		}()
+	}
+	if st := k.Stats(); st.Ops != 0 {
+		t.Errorf("invalid options sent %d commands, want 0", st.Ops)
 	}
 }
