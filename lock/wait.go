@@ -150,10 +150,31 @@ func (a *attempt) undo(ctx context.Context) {
 // ctx ended meanwhile, errors.Join(ErrNotAcquired, ctx.Err()); else the
 // failure, wrapped.
 func attemptErr(ctx context.Context, op, key string, err error) error {
-	if ctx.Err() != nil {
-		return errors.Join(redkit.Wrap(op, key, ErrNotAcquired), ctx.Err())
+	if gone := callerErr(ctx, err); gone != nil {
+		return errors.Join(redkit.Wrap(op, key, ErrNotAcquired), gone)
 	}
 	return redkit.Wrap(op, key, err)
+}
+
+// callerErr returns ctx's error when ctx ended, or when err is the
+// caller's own deadline or cancellation as the Kit reports it (a
+// connection deadline set from ctx can fire a moment before ctx's timer
+// does); nil otherwise. The Kit's CommandTimeout failure also wraps
+// context.DeadlineExceeded but is ErrUnavailable: Redis's, not ctx's.
+func callerErr(ctx context.Context, err error) error {
+	if e := ctx.Err(); e != nil {
+		return e
+	}
+	if errors.Is(err, redkit.ErrUnavailable) {
+		return nil
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return context.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		return context.Canceled
+	}
+	return nil
 }
 
 // scriptOutcome reads a lock script's {status, n} reply: status 1 won

@@ -303,10 +303,33 @@ func (e *Engine) finishMulti(ctx context.Context, done func(error), res []rueidi
 // breakerErr is what the breaker is told of a failed call: nothing when
 // its caller gave up (ctx ended), since that says nothing of Redis.
 func breakerErr(ctx context.Context, err error) error {
-	if err != nil && ctx.Err() != nil {
+	if err != nil && callerGone(ctx) != nil {
 		return errCallerGone
 	}
 	return err
+}
+
+// callerGone returns the error of ctx once it has ended, or once its
+// deadline has passed: a connection deadline set from it (the direct path)
+// can fire a moment before ctx's own timer does.
+func callerGone(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		// ctx's timer is due: wait for it (briefly: a ctx of another
+		// kind may never end), so that the caller, who will look at
+		// ctx.Err(), sees its ctx ended.
+		t := time.NewTimer(10 * time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return context.DeadlineExceeded
+		}
+	}
+	return nil
 }
 
 // classify counts a command that got no reply and turns its error into
@@ -316,13 +339,13 @@ func breakerErr(ctx context.Context, err error) error {
 // for CommandTimeout.
 func (e *Engine) classify(ctx context.Context, err error) error {
 	e.errs.Add(1)
-	if ctx.Err() != nil {
+	if gone := callerGone(ctx); gone != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return err
 		}
 		// The direct path breaks a read by moving the connection's
 		// deadline; to the caller that is its ctx ending.
-		return fmt.Errorf("%w (%w)", ctx.Err(), err)
+		return fmt.Errorf("%w (%w)", gone, err)
 	}
 	if isTimeout(err) {
 		// The engine's watchdog closed a connection that did not answer
