@@ -529,3 +529,50 @@ func TestHealthTimeoutFromContext(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 }
+
+// A blocking command whose reply a partition ate returns once its wait
+// plus CommandTimeout has passed, even with a ctx that has no deadline
+// (a worker loop's), and the Kit recovers by itself when the network
+// heals. It used to wait forever.
+func TestBlockingCallBounded(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	p := redistest.NewProxy(t, srv.Addr())
+	k := open(t, redkit.Config{Addrs: []string{p.Addr()}, CommandTimeout: 300 * time.Millisecond})
+	bg := context.Background()
+	if _, err := k.Do(bg, k.B().Blpop().Key("jobs").Timeout(0.05).Build()); !rueidis.IsRedisNil(err) {
+		t.Fatalf("BLPOP on an empty list = %v, want a nil reply", err)
+	}
+	p.Blackhole(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := k.Do(bg, k.B().Blpop().Key("jobs").Timeout(0.2).Build())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, redkit.ErrUnavailable) {
+			t.Fatalf("BLPOP across a partition = %v, want ErrUnavailable", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("BLPOP across a partition did not return: a blocking call is unbounded")
+	}
+	p.Blackhole(false)
+	if _, err := srv.Do("RPUSH", "jobs", "j1"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		m, err := k.Do(bg, k.B().Blpop().Key("jobs").Timeout(1).Build())
+		if err == nil {
+			if a, _ := m.AsStrSlice(); len(a) != 2 || a[1] != "j1" {
+				t.Fatalf("BLPOP after healing = %v", a)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("BLPOP still fails 20s after the network healed: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -208,7 +208,7 @@ func (e *Engine) do(ctx context.Context, b *clients, cmd rueidis.Completed) ruei
 		// the direct path while a worker waits in BLPOP).
 		e.enter(1)
 		e.leave(1)
-		return b.c.Do(ctx, cmd)
+		return e.doBlocking(ctx, b, cmd)
 	}
 	alone := e.enter(1) == 1
 	defer e.leave(1)
