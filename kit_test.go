@@ -576,3 +576,32 @@ func TestBlockingCallBounded(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A database the server does not have fails Open, even with
+// AbortOnConnectFail false (retrying in the background would repeat the
+// refusal forever), and says the server's reason.
+func TestOpenFailsOnRefusedConfig(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	_, err := redkit.Open(t.Context(), redkit.Config{URL: srv.URL(), Database: 99})
+	if err == nil || !strings.Contains(err.Error(), "DB index is out of range") {
+		t.Fatalf("Open with database 99 = %v, want an error with the server's reason", err)
+	}
+}
+
+// While the Kit connects in the background, calls and Health say why the
+// last attempt failed, not only that it is not connected.
+func TestNotConnectedSaysWhy(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	addr := srv.Addr()
+	srv.Kill()
+	k := open(t, redkit.Config{Addrs: []string{addr}, ConnectRetry: -1})
+	_, err := k.Do(t.Context(), k.B().Ping().Build())
+	if !errors.Is(err, redkit.ErrUnavailable) || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("Do before connecting = %v, want ErrUnavailable with the dial error", err)
+	}
+	if r := k.Health(t.Context()); !strings.Contains(r.Error, "refused") {
+		t.Errorf("Health before connecting: %q, want the dial error", r.Error)
+	}
+}

@@ -54,6 +54,37 @@ func newPlaceholder() rueidis.Client {
 	return c
 }
 
+// isConfigError reports whether err, from connecting, is the server (or
+// the address) refusing the configuration: no retry helps, so Open fails
+// whatever AbortOnConnectFail says. A reply such as "ERR DB index is out
+// of range" is; LOADING, BUSY and the cluster's transient refusals are not.
+func isConfigError(err error) bool {
+	var ae *net.AddrError
+	if errors.As(err, &ae) {
+		return true
+	}
+	var re *rueidis.RedisError
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := re.Error()
+	for _, p := range []string{"LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY"} {
+		if strings.HasPrefix(msg, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// notConnected is the cause of ErrUnavailable before the first connection:
+// it says why the last attempt failed.
+func (e *Engine) notConnected() error {
+	if p := e.lastErr.Load(); p != nil {
+		return fmt.Errorf("%w (last attempt: %w)", errNotConnected, *p)
+	}
+	return errNotConnected
+}
+
 // IsAuthError reports whether err is the server refusing the credentials.
 func IsAuthError(err error) bool {
 	var re *rueidis.RedisError
@@ -178,8 +209,12 @@ func (e *Engine) connect(ctx context.Context, retries int) (*clients, error) {
 			return b, nil
 		}
 		lastErr = err
+		e.lastErr.Store(&err)
 		if IsAuthError(err) {
 			return nil, &Error{Op: "redkit: open", Err: fmt.Errorf("authentication failed for user %q: %w", userOrDefault(e.opt.Username), err)}
+		}
+		if isConfigError(err) {
+			return nil, &Error{Op: "redkit: open", Err: fmt.Errorf("%w: %s: %w", ErrConfig, e.target(), err)}
 		}
 	}
 	return nil, &Error{Op: "redkit: open", Kind: ErrUnavailable, Err: fmt.Errorf("cannot connect to %s: %w", e.target(), lastErr)}
@@ -265,6 +300,7 @@ func (e *Engine) connectLoop(lastErr error) {
 			e.log.Info("redkit: connected to redis", "target", e.target())
 			return
 		}
+		e.lastErr.Store(&err)
 		if err.Error() != lastErr.Error() {
 			e.log.Warn("redkit: still connecting to redis", telemetry.KeyError, err)
 		}

@@ -42,8 +42,9 @@ type Engine struct {
 	route *Client
 
 	clients     atomic.Pointer[clients]
-	placeholder rueidis.Client    // B before the first connection
-	watcher     *sentinel.Watcher // follows the master in Sentinel mode (sentinel.go)
+	lastErr     atomic.Pointer[error] // the last failed connection attempt
+	placeholder rueidis.Client        // B before the first connection
+	watcher     *sentinel.Watcher     // follows the master in Sentinel mode (sentinel.go)
 	brk         *breaker
 
 	// calls and folded count commands: see enter and leave. calls is
@@ -99,6 +100,8 @@ func New(ctx context.Context, opt Options) (*Engine, error) {
 			b.close() // the sentinel watcher already moved to a newer master
 		}
 	case opt.AbortOnConnectFail || IsAuthError(err) || ctx.Err() != nil || errors.Is(err, ErrConfig):
+		// Credentials and configuration the server refused fail Open
+		// either way: connecting in the background would only repeat it.
 		return nil, err
 	default:
 		e.log.Warn("redkit: redis unreachable, connecting in the background", telemetry.KeyError, err)
@@ -244,7 +247,7 @@ func (e *Engine) begin(n int64) (*clients, func(error), error) {
 	}
 	b := e.clients.Load()
 	if b == nil {
-		return nil, nil, &Error{Op: "redkit: do", Kind: ErrUnavailable, Err: errNotConnected}
+		return nil, nil, &Error{Op: "redkit: do", Kind: ErrUnavailable, Err: e.notConnected()}
 	}
 	done, err := e.brk.allow()
 	if err != nil {

@@ -55,7 +55,7 @@ func (e *Engine) probe(ctx context.Context, timeout time.Duration) Report {
 	r := Report{Breaker: e.brk.state(), CheckedAt: time.Now()}
 	c := e.current()
 	if c == nil {
-		r.Error = errNotConnected.Error()
+		r.Error = e.notConnected().Error()
 		if e.closed.Load() {
 			r.Error = ErrClosed.Error()
 		}
