@@ -51,6 +51,11 @@ var (
 
 	// ErrClosed reports a call on a Kit (or a value built on it) after Close.
 	ErrClosed = engine.ErrClosed
+
+	// ErrValueTooLarge reports a command with an argument (a value) larger
+	// than the server's proto-max-bulk-len. Nothing is sent: Redis would
+	// drop the connection, failing every call pipelined on it.
+	ErrValueTooLarge = engine.ErrValueTooLarge
 )
 
 // Error is the error returned for a failed Redis operation: Op names the

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -603,5 +605,57 @@ func TestNotConnectedSaysWhy(t *testing.T) {
 	}
 	if r := k.Health(t.Context()); !strings.Contains(r.Error, "refused") {
 		t.Errorf("Health before connecting: %q, want the dial error", r.Error)
+	}
+}
+
+// A value above the server's proto-max-bulk-len is refused on the route,
+// for every kind of call, before it is sent: Redis would drop the
+// connection and fail the small calls pipelined beside it.
+func TestOversizedValueRefused(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	if _, err := srv.Do("CONFIG", "SET", "proto-max-bulk-len", "1048576"); err != nil {
+		t.Fatal(err)
+	}
+	k := open(t, redkit.Config{URL: srv.URL()})
+	ctx := t.Context()
+	big := strings.Repeat("x", 2<<20)
+	stop := make(chan struct{})
+	var small sync.WaitGroup
+	var smallErr atomic.Value
+	small.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := k.Do(ctx, k.B().Incr().Key("n").Build()); err != nil {
+				smallErr.Store(err)
+				return
+			}
+		}
+	})
+	script := rueidis.NewLuaScript("return redis.call('SET', KEYS[1], ARGV[1])")
+	for name, call := range map[string]func() error{
+		"Do": func() error { _, err := k.Do(ctx, k.B().Set().Key("big").Value(big).Build()); return err },
+		"DoMulti": func() error {
+			_, err := k.DoMulti(ctx, k.B().Get().Key("n").Build(), k.B().Hset().Key("h").FieldValue().FieldValue("f", big).Build())
+			return err
+		},
+		"Exec":   func() error { _, err := k.Exec(ctx, script, []string{"big"}, []string{big}); return err },
+		"Client": func() error { c := k.Client(); return c.Do(ctx, c.B().Rpush().Key("l").Element(big).Build()).Error() },
+	} {
+		if err := call(); !errors.Is(err, redkit.ErrValueTooLarge) {
+			t.Errorf("%s with a 2 MiB value, limit 1 MiB = %v, want ErrValueTooLarge", name, err)
+		}
+	}
+	close(stop)
+	small.Wait()
+	if err := smallErr.Load(); err != nil {
+		t.Fatalf("a small call beside the oversized ones failed: %v", err)
+	}
+	if n, _ := srv.Do("EXISTS", "big", "h", "l"); n != "0" {
+		t.Errorf("EXISTS big h l = %s: an oversized value was written", n)
 	}
 }

@@ -43,6 +43,7 @@ type Engine struct {
 
 	clients     atomic.Pointer[clients]
 	lastErr     atomic.Pointer[error] // the last failed connection attempt
+	maxBulk     atomic.Int64          // the server's proto-max-bulk-len, 0 = not read yet (size.go)
 	placeholder rueidis.Client        // B before the first connection
 	watcher     *sentinel.Watcher     // follows the master in Sentinel mode (sentinel.go)
 	brk         *breaker
@@ -378,7 +379,7 @@ func (e *Engine) DoResult(ctx context.Context, cmd rueidis.Completed) rueidis.Re
 	if err != nil {
 		return rueidis.NewErrorResult(err)
 	}
-	if err := checkSlot(b, &cmd); err != nil {
+	if err := e.checkCmds(ctx, b, []rueidis.Completed{cmd}); err != nil {
 		e.brk.report(done, nil)
 		return rueidis.NewErrorResult(err)
 	}
@@ -414,11 +415,9 @@ func (e *Engine) DoMulti(ctx context.Context, cmds ...rueidis.Completed) ([]ruei
 	if err != nil {
 		return nil, err
 	}
-	for i := range cmds {
-		if err := checkSlot(b, &cmds[i]); err != nil {
-			e.brk.report(done, nil)
-			return nil, err
-		}
+	if err := e.checkCmds(ctx, b, cmds); err != nil {
+		e.brk.report(done, nil)
+		return nil, err
 	}
 	res := e.doMulti(ctx, b, cmds)
 	e.finishMulti(ctx, done, res)
@@ -477,6 +476,10 @@ func (e *Engine) DoMultiCache(ctx context.Context, cmds ...rueidis.CacheableTTL)
 func (e *Engine) Exec(ctx context.Context, script *rueidis.Lua, keys, args []string) (rueidis.RedisMessage, error) {
 	b, done, err := e.begin(1)
 	if err != nil {
+		return rueidis.RedisMessage{}, err
+	}
+	if err := e.checkSize(ctx, b, args); err != nil {
+		e.brk.report(done, nil)
 		return rueidis.RedisMessage{}, err
 	}
 	msg, err := e.exec(ctx, b, script, keys, args).ToMessage()

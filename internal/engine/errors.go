@@ -63,6 +63,10 @@ var (
 
 	// ErrClosed reports a call on a Kit (or a value built on it) after Close.
 	ErrClosed = errors.New("redkit: closed")
+
+	// ErrValueTooLarge reports a command argument (a value) larger than
+	// the server's proto-max-bulk-len: nothing was sent.
+	ErrValueTooLarge = errors.New("redkit: value larger than the server's proto-max-bulk-len")
 )
 
 // Error is the error returned for a failed Redis operation. Op names the
@@ -155,7 +159,7 @@ func Classify(err error) error {
 		return nil
 	}
 	for _, s := range []error{ErrUnavailable, ErrWrongType, ErrDecode, ErrOOM, ErrReadOnly,
-		ErrLoading, ErrCrossSlot, ErrNoScript, ErrBusy, ErrEmptyKey, ErrNegativeTTL, ErrClosed, ErrNotFound} {
+		ErrLoading, ErrCrossSlot, ErrNoScript, ErrBusy, ErrEmptyKey, ErrNegativeTTL, ErrClosed, ErrNotFound, ErrValueTooLarge} {
 		if errors.Is(err, s) {
 			return s
 		}
