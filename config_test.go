@@ -219,7 +219,7 @@ func TestKeys(t *testing.T) {
 	if got := k.Key("user", "42"); got != "app:user:42" {
 		t.Errorf("Key = %q", got)
 	}
-	if got := HashTag("a{b}c"); got != "{abc}" {
+	if got := HashTag("a{b}c"); got != "{a%7Bb%7Dc}" {
 		t.Errorf("HashTag = %q", got)
 	}
 	if !HasHashTag("x:{u1}:y") || HasHashTag("x:{}:y") || HasHashTag("plain") {
