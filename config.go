@@ -308,9 +308,14 @@ func (c Config) Validate() error {
 	if c.Cluster.Enabled && c.Database != 0 {
 		bad("Database", "must be 0 on a cluster (got %d): Redis Cluster has only database 0", c.Database)
 	}
-	for i, a := range append(slices.Clone(c.Addrs), c.Cluster.Endpoints...) {
-		if a == "" {
-			bad("Addrs", "address %d is empty", i)
+	for _, f := range []struct {
+		name  string
+		addrs []string
+	}{{"Addrs", c.Addrs}, {"Cluster.Endpoints", c.Cluster.Endpoints}, {"Sentinel.Addrs", c.Sentinel.Addrs}} {
+		for i, a := range f.addrs {
+			if err := checkAddr(a); err != nil {
+				bad(f.name, "address %d %q: %v", i, a, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -219,7 +219,7 @@ func TestKeys(t *testing.T) {
 	if got := k.Key("user", "42"); got != "app:user:42" {
 		t.Errorf("Key = %q", got)
 	}
-	if got := HashTag("a{b}c"); got != "{abc}" {
+	if got := HashTag("a{b}c"); got != "{a%7Bb%7Dc}" {
 		t.Errorf("HashTag = %q", got)
 	}
 	if !HasHashTag("x:{u1}:y") || HasHashTag("x:{}:y") || HasHashTag("plain") {
@@ -254,5 +254,160 @@ func TestClassifyLocalErrors(t *testing.T) {
 	}
 	if !errors.Is(Wrap("x", "k", io.EOF), ErrUnavailable) {
 		t.Error("EOF is not ErrUnavailable")
+	}
+}
+
+func TestParseURLHosts(t *testing.T) {
+	tests := []struct {
+		url  string
+		want []string
+	}{
+		{"redis://127.0.0.1:7000,127.0.0.2", []string{"127.0.0.1:7000", "127.0.0.2:6379"}},
+		{"redis://127.0.0.2,127.0.0.1:7000", []string{"127.0.0.2:6379", "127.0.0.1:7000"}},
+		{"redis://[::1]:7000,[::1]:7001", []string{"[::1]:7000", "[::1]:7001"}},
+		{"redis://[::1]", []string{"[::1]:6379"}},
+		{"redis://[fe80::1%25eth0]:7000", []string{"[fe80::1%eth0]:7000"}},
+		{"redis://[::1]:7000,10.0.0.1,cache-1.example.com:65535/2", []string{"[::1]:7000", "10.0.0.1:6379", "cache-1.example.com:65535"}},
+		{"redis://:7000", []string{"127.0.0.1:7000"}},
+		{"redis://u:p@a:1,b", []string{"a:1", "b:6379"}},
+		{"redis://u:pa/ss@a:1", []string{"a:1"}},
+		{"redis+sentinel://s1,[::1]/m", []string{"s1:26379", "[::1]:26379"}},
+		{"redis://redis_node:1", []string{"redis_node:1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			c, err := ParseURL(tt.url)
+			if err != nil {
+				t.Fatalf("ParseURL: %v", err)
+			}
+			if !slices.Equal(c.Addrs, tt.want) {
+				t.Errorf("Addrs = %q, want %q", c.Addrs, tt.want)
+			}
+		})
+	}
+	if c, err := ParseURL("redis://u:pa/ss@a:1"); err != nil || c.Password != "pa/ss" {
+		t.Errorf("password with '/': %q, %v; want %q", c.Password, err, "pa/ss")
+	}
+	if c, err := ParseURL("redis://h/3?db=3"); err != nil || c.Database != 3 {
+		t.Errorf("path and query agreeing: db %d, %v; want 3, nil", c.Database, err)
+	}
+}
+
+func TestParseURLRejectsBadHosts(t *testing.T) {
+	tests := []struct {
+		url  string
+		want string // a part the error must name
+	}{
+		{"redis://127.0.0.1:abc,127.0.0.1:6379", `"127.0.0.1:abc"`},
+		{"redis://127.0.0.1:6379,127.0.0.1:abc", `"abc"`},
+		{"redis://h:99999", "99999"},
+		{"redis://h:0", "port 0"},
+		{"redis://h:65536", "65536"},
+		{"redis://h:-1", `"-1"`},
+		{"redis://h:+1", `"+1"`},
+		{"redis://h:", "empty port"},
+		{"redis://a:1,,b:2", "host 1"},
+		{"redis://a:1,", "host 1"},
+		{"redis://::1:7000", "brackets"},
+		{"redis://[::1:7000", "']'"},
+		{"redis://[::1]x", `"x"`},
+		{"redis://[zz]:1", `"zz"`},
+		{"redis://[10.0.0.1]:1", "IPv6"},
+		{"redis://ho$t:1", `'$'`},
+		{"redis://a..b:1", "empty label"},
+		{"redis://h/3?db=4", "disagrees"},
+		{"redis://h?db=-1", "negative"},
+		{"redis:h", "scheme://"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			_, err := ParseURL(tt.url)
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.Field != "URL" {
+				t.Fatalf("ParseURL(%q) = %v, want a *ConfigError for URL", tt.url, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("ParseURL(%q) = %q, want it to name %s", tt.url, err, tt.want)
+			}
+		})
+	}
+	// Every bad host is reported, not only the first.
+	_, err := ParseURL("redis://a:x,b:1,c:0")
+	if err == nil || !strings.Contains(err.Error(), `"a:x"`) || !strings.Contains(err.Error(), `"c:0"`) {
+		t.Errorf("two bad hosts: err = %v, want both named", err)
+	}
+}
+
+func TestParseURLRedactsOnlyThePassword(t *testing.T) {
+	tests := []struct {
+		url, want, secret string
+	}{
+		{"redis://user:hunter2@h:abc", `"h:abc"`, "hunter2"},
+		{"redis://user:hunter2@h?bogus=1", "", "hunter2"},
+		{"redis://user:hunter2@h/x", "", "hunter2"},
+		{"redis://hunter2@h?bogus=1", "", "hunter2"},
+		{"redis://user:hun%zzter2@h", "redis://user:xxxxx@h", "hun"},
+		{"redis://h/%zz", "redis://h/%zz", ""},
+		{"redis+sentinel://s/m?sentinel_password=hunter2&db=x", "", "hunter2"},
+		{"redis://u:p@w/1/2", "/1/2", "p@w"},
+	}
+	for _, tt := range tests {
+		_, err := ParseURL(tt.url)
+		if err == nil {
+			t.Errorf("ParseURL(%q) = nil error, want one", tt.url)
+			continue
+		}
+		if tt.secret != "" && strings.Contains(err.Error(), tt.secret) {
+			t.Errorf("ParseURL(%q) = %q: shows the password", tt.url, err)
+		}
+		if strings.Contains(err.Error(), "<invalid url>") {
+			t.Errorf("ParseURL(%q) = %q: hides the whole URL", tt.url, err)
+		}
+		if tt.want != "" && !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseURL(%q) = %q, want it to contain %q", tt.url, err, tt.want)
+		}
+	}
+	if got, want := redactRaw("redis://u:p@h,[::1]:7/2?sentinel_password=s&db=2"), "redis://u:xxxxx@h,[::1]:7/2?sentinel_password=xxxxx&db=2"; got != want {
+		t.Errorf("redactRaw = %q, want %q", got, want)
+	}
+}
+
+func TestValidateChecksEveryAddress(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   Config
+		field string
+		part  string
+	}{
+		{"no port", Config{Addrs: []string{"no-port-here"}}, "Addrs", `"no-port-here"`},
+		{"second bad", Config{Addrs: []string{"a:1", "b:x"}}, "Addrs", `address 1 "b:x"`},
+		{"port too big", Config{Addrs: []string{"a:99999"}}, "Addrs", "99999"},
+		{"port zero", Config{Addrs: []string{"a:0"}}, "Addrs", "port 0"},
+		{"empty host", Config{Addrs: []string{":6379"}}, "Addrs", "empty host"},
+		{"bad host", Config{Addrs: []string{"a b:1"}}, "Addrs", `"a b"`},
+		{"bare ipv6", Config{Addrs: []string{"::1:6379"}}, "Addrs", "::1:6379"},
+		{"cluster endpoint", Config{Cluster: ClusterConfig{Endpoints: []string{"a:1", "x"}}}, "Cluster.Endpoints", `address 1 "x"`},
+		{"sentinel addr", Config{Sentinel: SentinelConfig{MasterName: "m", Addrs: []string{"s:70000"}}}, "Sentinel.Addrs", "70000"},
+		{"url host", Config{URL: "redis://127.0.0.1:abc,127.0.0.1:6379"}, "URL", `"127.0.0.1:abc"`},
+		{"url db disagrees", Config{URL: "redis://h/1?db=2"}, "URL", "db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Validate() = %v, want a *ConfigError", err)
+			}
+			if !strings.Contains(err.Error(), tt.field+":") || !strings.Contains(err.Error(), tt.part) {
+				t.Errorf("Validate() = %q, want it to name field %s and %s", err, tt.field, tt.part)
+			}
+		})
+	}
+	for _, addrs := range [][]string{
+		{"127.0.0.1:1", "[::1]:65535", "redis.example.com:6379", "redis_1:7000", "[fe80::1%eth0]:7000"},
+	} {
+		if err := (Config{Addrs: addrs}).Validate(); err != nil {
+			t.Errorf("Validate(Addrs: %q) = %v, want nil", addrs, err)
+		}
 	}
 }

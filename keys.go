@@ -35,23 +35,45 @@ func JoinKey(prefix string, parts ...string) string {
 //	src := k.Key("cart", redkit.HashTag("user42"), "items")
 //	dst := k.Key("cart", redkit.HashTag("user42"), "saved")
 //
-// Braces inside s are removed, because they would end the tag early.
+// The tag is never empty and distinct names give distinct tags. A brace
+// inside s would end the tag early, and "{}" is no tag at all (Redis then
+// hashes the whole key, so keys meant to share a slot would not), so s is
+// escaped: '%' becomes "%25", '{' "%7B" and '}' "%7D", and the empty
+// string becomes "{%}", which no other s can produce. A name without '%',
+// '{' or '}' is used as it is.
 func HashTag(s string) string {
-	if strings.ContainsAny(s, "{}") {
-		s = strings.NewReplacer("{", "", "}", "").Replace(s)
+	switch {
+	case s == "":
+		return "{%}"
+	case strings.ContainsAny(s, "%{}"):
+		return "{" + tagEscaper.Replace(s) + "}"
 	}
 	return "{" + s + "}"
 }
 
+var tagEscaper = strings.NewReplacer("%", "%25", "{", "%7B", "}", "%7D")
+
 // HasHashTag reports whether key contains a non-empty hash tag, i.e. only
-// part of it decides its cluster slot.
+// part of it decides its cluster slot. As in Redis, the tag is what lies
+// between the first '{' and the first '}' after it; with nothing between
+// them ("x{}y", "{}{a}") the whole key is hashed.
 func HasHashTag(key string) bool {
+	_, ok := hashTag(key)
+	return ok
+}
+
+// hashTag returns the part of key that Redis Cluster hashes when key has a
+// non-empty hash tag.
+func hashTag(key string) (string, bool) {
 	i := strings.IndexByte(key, '{')
 	if i < 0 {
-		return false
+		return "", false
 	}
 	j := strings.IndexByte(key[i+1:], '}')
-	return j > 0
+	if j <= 0 {
+		return "", false
+	}
+	return key[i+1 : i+1+j], true
 }
 
 // EscapePattern escapes the glob characters * ? [ ] and \ in s so that a

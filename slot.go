@@ -1,18 +1,13 @@
 package redkit
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // Slot returns the Redis Cluster hash slot (0..16383) of key: CRC16 of the
 // key, or of its hash tag when it has one (see HashTag). It is written here
 // because the engine keeps its own copy internal.
 func Slot(key string) uint16 {
-	if i := strings.IndexByte(key, '{'); i >= 0 {
-		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
-			key = key[i+1 : i+1+j]
-		}
+	if tag, ok := hashTag(key); ok {
+		key = tag
 	}
 	return crc16(key) & 16383
 }

@@ -39,6 +39,7 @@ var suite = []struct {
 	{"ListRoundTrip", testListRoundTrip},
 	{"HashRoundTrip", testHashRoundTrip},
 	{"SortedSetRoundTrip", testSortedSetRoundTrip},
+	{"SortedSetExtremeIndexes", testSortedSetExtremeIndexes},
 	{"Leaderboard", testLeaderboard},
 	{"ExpireTTLDelete", testExpireTTLDelete},
 	{"WrongType", testWrongType},

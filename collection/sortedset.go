@@ -30,6 +30,12 @@ var (
 // maxAround caps Around's n so that rank ± n stays exact in Lua's doubles.
 const maxAround = 1 << 40
 
+// minScriptStart bounds a negative Range start passed to range.lua, where
+// tonumber makes it a double: below -(2^53-1) it would be inexact and
+// ZCARD+start would come out as a float that ZRANGE refuses. No set is
+// that large, so clamping keeps Redis's meaning (before the first is 0).
+const minScriptStart = -(1<<53 - 1)
+
 // Member is an element of a sorted set with its score and its 0-based rank
 // in the order the call asked for (ascending, or descending for desc).
 type Member[T any] struct {
@@ -117,7 +123,9 @@ func (z *SortedSet[T]) IncrBy(ctx context.Context, v T, delta float64) (float64,
 // top N of a leaderboard is Range(ctx, 0, N-1, true). desc orders by
 // descending score (ties in reverse lexicographic order of the stored
 // bytes), and ranks are then counted from the highest score. Negative
-// indexes count from the end (-1 is the last).
+// indexes count from the end (-1 is the last). As in Redis, indexes past
+// either end stand for the end: Range(ctx, -2, math.MaxInt64, false) is
+// the last two members.
 //
 // Members that do not decode are left out and reported by an error
 // wrapping redkit.ErrDecode, returned with the members that did decode;
@@ -128,9 +136,10 @@ func (z *SortedSet[T]) Range(ctx context.Context, start, stop int64, desc bool) 
 		return nil, err
 	}
 	if start < 0 {
-		// The first rank depends on the size: one script reads both.
+		// The first rank depends on the size: one script reads both. stop
+		// goes to ZRANGE as the string it is, never through a Lua number.
 		return z.script(ctx, op, rangeScript, []string{
-			strconv.FormatInt(start, 10), strconv.FormatInt(stop, 10), flag(desc)})
+			strconv.FormatInt(max(start, minScriptStart), 10), strconv.FormatInt(stop, 10), flag(desc)})
 	}
 	var cmd rueidis.Completed
 	lo, hi := strconv.FormatInt(start, 10), strconv.FormatInt(stop, 10)
@@ -167,17 +176,21 @@ func (z *SortedSet[T]) RangeByScore(ctx context.Context, min, max float64) ([]Me
 // their scores and ranks, in one round trip (a Lua script: ZRANK, then
 // ZRANGE): "your position and your neighbours" on a leaderboard. desc
 // orders and ranks by descending score. It returns an empty slice when v
-// is not a member. Errors are as for Range.
+// is not a member. A negative n is an error. Other errors are as for
+// Range.
 func (z *SortedSet[T]) Around(ctx context.Context, v T, n int64, desc bool) ([]Member[T], error) {
 	op := z.b.op("around")
 	if err := z.b.check(op); err != nil {
 		return nil, err
 	}
+	if n < 0 {
+		return nil, z.b.wrap(op, fmt.Errorf("collection: n (members either side) must not be negative, got %d", n))
+	}
 	m, err := encode(&z.b, op, v)
 	if err != nil {
 		return nil, err
 	}
-	n = min(max(n, 0), maxAround)
+	n = min(n, maxAround)
 	return z.script(ctx, op, aroundScript, []string{m, strconv.FormatInt(n, 10), flag(desc)})
 }
 

@@ -2,10 +2,12 @@ package collection_test
 
 import (
 	"cmp"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/redkit-go/redkit"
@@ -214,5 +216,67 @@ func testLeaderboard(t *testing.T, k *redkit.Kit, stem string) {
 	mustNil(t, "Range", err)
 	if !slices.Equal(got, desc[:100]) {
 		t.Fatalf("after trimming, Range = %v, want the top 100", got)
+	}
+}
+
+// testSortedSetExtremeIndexes checks that indexes beyond the set, up to the
+// int64 limits, mean what they mean in Redis (the end), and that Around
+// refuses a negative n instead of quietly returning only the member.
+func testSortedSetExtremeIndexes(t *testing.T, k *redkit.Kit, stem string) {
+	ctx := t.Context()
+	z := collection.NewSortedSet[string](k, stem+":z")
+	if _, err := z.AddMany(ctx, map[string]float64{"a": 1, "b": 2, "c": 3, "d": 4}); err != nil {
+		t.Fatal(err)
+	}
+	asc := []collection.Member[string]{{"a", 1, 0}, {"b", 2, 1}, {"c", 3, 2}, {"d", 4, 3}}
+	desc := []collection.Member[string]{{"d", 4, 0}, {"c", 3, 1}, {"b", 2, 2}, {"a", 1, 3}}
+	none := []collection.Member[string]{}
+	tests := []struct {
+		start, stop int64
+		desc        bool
+		want        []collection.Member[string]
+	}{
+		{-2, math.MaxInt64, false, asc[2:]},
+		{-2, math.MaxInt64, true, desc[2:]},
+		{0, math.MaxInt64, false, asc},
+		{math.MinInt64, math.MaxInt64, false, asc},
+		{math.MinInt64, math.MaxInt64, true, desc},
+		{math.MinInt64, -3, false, asc[:2]},
+		{-(1 << 60), 0, true, desc[:1]},
+		{-(1<<53 - 1), 1, false, asc[:2]},
+		{-5, -3, false, asc[:2]},
+		{math.MinInt64, math.MinInt64, false, none},
+		{-2, math.MinInt64, false, none},
+		{math.MaxInt64, math.MaxInt64, false, none},
+		{3, math.MaxInt64, true, desc[3:]},
+	}
+	for _, tt := range tests {
+		got, err := z.Range(ctx, tt.start, tt.stop, tt.desc)
+		if err != nil {
+			t.Errorf("Range(%d, %d, %v): %v", tt.start, tt.stop, tt.desc, err)
+			continue
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("Range(%d, %d, %v) = %v, want %v", tt.start, tt.stop, tt.desc, got, tt.want)
+		}
+	}
+
+	got, err := z.Around(ctx, "b", -1, false)
+	var re *redkit.Error
+	if !errors.As(err, &re) || re.Key != stem+":z" || !strings.Contains(err.Error(), "n (members either side) must not be negative, got -1") {
+		t.Errorf("Around(n=-1) = %v, %v; want a *redkit.Error for key %q naming n", got, err, stem+":z")
+	}
+	if got != nil {
+		t.Errorf("Around(n=-1) returned members %v", got)
+	}
+	got, err = z.Around(ctx, "b", math.MaxInt64, true)
+	mustNil(t, "Around(n=MaxInt64)", err)
+	if !slices.Equal(got, desc) {
+		t.Errorf("Around(b, MaxInt64, desc) = %v, want %v", got, desc)
+	}
+	got, err = z.Around(ctx, "c", 0, false)
+	mustNil(t, "Around(n=0)", err)
+	if !slices.Equal(got, asc[2:3]) {
+		t.Errorf("Around(c, 0) = %v, want %v", got, asc[2:3])
 	}
 }
