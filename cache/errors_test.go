@@ -3,7 +3,9 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -266,5 +268,58 @@ func TestErrorKeyIsCallersKey(t *testing.T) {
 	check("DeleteByTag (UNLINK)", "t2", err, nil)
 	if n, _ := srv.Do("EXISTS", c.Key("a"), c.Key("b")); n != "2" {
 		t.Fatalf("EXISTS after refused deletes = %q; want 2", n)
+	}
+}
+
+// TestLoaderGoexit: a loader that calls runtime.Goexit (as t.FailNow in a
+// loader does) ends its own goroutine only: every caller waiting for that
+// load returns an error, and neither the shared load nor the stampede
+// lock is left behind.
+func TestLoaderGoexit(t *testing.T) {
+	srv, k := single(t)
+	for _, st := range []cache.Stampede{cache.StampedeLocal, cache.StampedeDistributed} {
+		t.Run(st.String(), func(t *testing.T) {
+			c := cache.New[int](k, "goexit-"+st.String(), &cache.Options{Stampede: st})
+			defer c.Close()
+			entered, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			load := func(context.Context) (int, error) {
+				once.Do(func() { close(entered) })
+				<-release
+				runtime.Goexit()
+				return 0, nil
+			}
+			const n = 8
+			errs := make(chan error, n)
+			call := func() {
+				_, err := c.GetOrSet(t.Context(), "k", load, 0)
+				errs <- err
+			}
+			go call()
+			<-entered
+			for range n - 1 {
+				go call()
+			}
+			time.Sleep(50 * time.Millisecond) // let them join the load
+			close(release)
+			timeout := time.After(10 * time.Second)
+			for i := range n {
+				select {
+				case err := <-errs:
+					if err == nil || !strings.Contains(err.Error(), "Goexit") {
+						t.Errorf("GetOrSet with a loader calling runtime.Goexit: err = %v; want an error saying so", err)
+					}
+				case <-timeout:
+					t.Fatalf("%d of %d GetOrSet calls still blocked 10s after the loader called runtime.Goexit", n-i, n)
+				}
+			}
+			if n, err := srv.Do("EXISTS", k.Key(c.Name())+"#lock:k"); err != nil || n != "0" {
+				t.Fatalf("EXISTS stampede lock after the Goexit = %q, %v; want 0", n, err)
+			}
+			v, err := c.GetOrSet(t.Context(), "k", func(context.Context) (int, error) { return 7, nil }, 0)
+			if err != nil || v != 7 {
+				t.Fatalf("GetOrSet after the Goexit = %v, %v; want a new load's 7", v, err)
+			}
+		})
 	}
 }
