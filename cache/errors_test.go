@@ -323,3 +323,42 @@ func TestLoaderGoexit(t *testing.T) {
 		})
 	}
 }
+
+// TestGetManyWrongType: GetMany of a key that holds another Redis type
+// says ErrWrongType, with or without a near cache (MGET alone answers nil
+// for it, as for a missing key), and still reports missing keys as absent.
+func TestGetManyWrongType(t *testing.T) {
+	srv, k := single(t)
+	ctx := t.Context()
+	for _, near := range []bool{false, true} {
+		var opts cache.Options
+		if near {
+			opts.NearCache = &cache.NearCacheOptions{}
+		}
+		name := map[bool]string{false: "plain", true: "near"}[near]
+		c := cache.New[user](k, name, &opts)
+		defer c.Close()
+		// Written by another client: with a near cache, GetMany then reads
+		// through the tracking cache (its own writes it reads plainly).
+		if _, err := srv.Do("SET", c.Key("a"), `{"id":1,"name":"a"}`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := srv.Do("HSET", c.Key("hash"), "f", "v"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.GetMany(ctx, "a", "missing")
+		if err != nil || len(got) != 1 || got["a"].Name != "a" {
+			t.Fatalf("%s: GetMany(a, missing) = %v, %v; want only a", name, got, err)
+		}
+		got, err = c.GetMany(ctx, "a", "hash", "missing")
+		if !errors.Is(err, redkit.ErrWrongType) || !strings.Contains(err.Error(), "hash") {
+			t.Errorf("%s: GetMany with a hash key = %v, %v; want ErrWrongType naming the key", name, got, err)
+		}
+		// And when this process just wrote a key (plain reads, near or not).
+		mustSet(t, c, "b", user{2, "b"}, time.Minute)
+		got, err = c.GetMany(ctx, "b", "hash")
+		if !errors.Is(err, redkit.ErrWrongType) {
+			t.Errorf("%s: GetMany(b, hash) after Set(b) = %v, %v; want ErrWrongType", name, got, err)
+		}
+	}
+}
