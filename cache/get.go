@@ -59,6 +59,7 @@ func (c *Cache[T]) Get(ctx context.Context, key string) (T, bool, error) {
 		return zero, false, err
 	}
 	if !found || e.neg {
+		c.staleDeleted(key)
 		c.m.miss()
 		return zero, false, nil
 	}
@@ -117,17 +118,20 @@ func (c *Cache[T]) fetch(ctx context.Context, op, key string) (entry[T], bool, e
 }
 
 // fetchPlain is fetch without the tracking cache: GET (and, with
-// EarlyRefresh, PTTL and the load duration), one round trip.
+// EarlyRefresh, the load duration; with EarlyRefresh or FailSafe, PTTL, so
+// that the last good value knows its expiry: see staleDeleted), one round
+// trip.
 func (c *Cache[T]) fetchPlain(ctx context.Context, op, key string) (entry[T], bool, error) {
 	full := c.prefix + key
-	if c.o.beta <= 0 {
+	if c.o.beta <= 0 && c.stale == nil {
 		msg, err := c.k.Do(ctx, c.k.B().Get().Key(full).Build())
 		return c.decodeReply(op, key, msg, err)
 	}
-	res, err := c.k.DoMulti(ctx,
-		c.k.B().Get().Key(full).Build(),
-		c.k.B().Pttl().Key(full).Build(),
-		c.k.B().Get().Key(c.metaKey(key)).Build())
+	cmds := []rueidis.Completed{c.k.B().Get().Key(full).Build(), c.k.B().Pttl().Key(full).Build()}
+	if c.o.beta > 0 {
+		cmds = append(cmds, c.k.B().Get().Key(c.metaKey(key)).Build())
+	}
+	res, err := c.k.DoMulti(ctx, cmds...)
 	if err != nil {
 		return entry[T]{}, false, redkit.Wrap(op, key, err)
 	}
@@ -139,8 +143,10 @@ func (c *Cache[T]) fetchPlain(ctx context.Context, op, key string) (entry[T], bo
 	if pttl, err := res[1].AsInt64(); err == nil && pttl > 0 {
 		e.exp = time.Now().UnixMilli() + pttl
 	}
-	meta, _ := res[2].ToString()
-	e.delta = parseDelta(meta)
+	if c.o.beta > 0 {
+		meta, _ := res[2].ToString()
+		e.delta = parseDelta(meta)
+	}
 	return e, true, nil
 }
 
@@ -236,6 +242,7 @@ func (c *Cache[T]) GetMany(ctx context.Context, keys ...string) (map[string]T, e
 		case err != nil:
 			return err
 		case !found || e.neg:
+			c.staleDeleted(key)
 			c.m.miss()
 		default:
 			c.m.hitRemote()

@@ -88,6 +88,9 @@ func (c *Cache[T]) getOrSet(ctx context.Context, key string, load func(ctx conte
 	}
 	seq := c.fillSeq(key)
 	e, found, err := c.fetch(ctx, opGetOrSet, key)
+	if err == nil && (!found || e.neg) {
+		c.staleDeleted(key)
+	}
 	switch {
 	case err == nil && found && e.neg:
 		c.m.miss()
