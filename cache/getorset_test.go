@@ -464,9 +464,12 @@ func TestFailSafeForgetsDeleted(t *testing.T) {
 				return err == nil && !ok
 			})
 			srv.Kill()
+			// ErrUnavailable, or (near) the tracking cache's "not found"
+			// answered before the dropped connection is noticed: anything
+			// but the deleted value.
 			v, ok, err := a.Get(ctx, "k")
-			if ok || !errors.Is(err, redkit.ErrUnavailable) {
-				t.Fatalf("a.Get of a deleted key, Redis down = %v, %v, %v; want ErrUnavailable, not the deleted value", v, ok, err)
+			if ok || (err != nil && !errors.Is(err, redkit.ErrUnavailable)) {
+				t.Fatalf("a.Get of a deleted key, Redis down = %v, %v, %v; want not found or ErrUnavailable, not the deleted value", v, ok, err)
 			}
 			if st := a.Stats(); st.StaleServed != 0 {
 				t.Fatalf("Stats().StaleServed = %d; want 0", st.StaleServed)
