@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,7 +75,9 @@ type Cache[T any] struct {
 	closeOnce  sync.Once
 }
 
-// New returns the cache named name on k: its keys are k.Key(name, key).
+// New returns the cache named name on k: its keys are k.Key(name, key),
+// with any ':', '#' and '%' in name written as %3A, %23 and %25 (see
+// keyName), so that no two caches share a key.
 // Options may be nil (see Options for the defaults). It does no I/O.
 //
 // New panics if k is nil, name is empty, opts.Validate reports an error,
@@ -107,8 +110,8 @@ func New[T any](k *redkit.Kit, name string, opts *Options) *Cache[T] {
 		k:      k,
 		st:     engine.HooksOf(k.Client()),
 		name:   name,
-		prefix: k.Key(name) + ":",
-		side:   k.Key(name) + "#",
+		prefix: k.Key(keyName(name)) + ":",
+		side:   k.Key(keyName(name)) + "#",
 		o:      o,
 		format: f,
 	}
@@ -138,9 +141,25 @@ func New[T any](k *redkit.Kit, name string, opts *Options) *Cache[T] {
 // Name returns the cache's name.
 func (c *Cache[T]) Name() string { return c.name }
 
-// Key returns the Redis key of key: the Kit's prefix, the cache's name, a
-// colon, and key.
+// Key returns the Redis key of key: the Kit's prefix, the cache's name
+// (with ':', '#' and '%' escaped, see New), a colon, and key.
 func (c *Cache[T]) Key(key string) string { return c.prefix + key }
+
+// keyName is name as it appears in keys: ':' (between name and key), '#'
+// (before the side keys) and '%' (the escape) percent-encoded. Without it
+// a cache named "c" and one named "c:sub" would share keys ("c"'s "sub:x"
+// is "c:sub"'s "x"), and c.DeleteByPattern("*") would delete the other's
+// entries. Escaped, a name holds neither separator, so each cache's keys
+// start with a prefix no other cache's keys start with. Names without
+// those characters, the usual ones, keep their keys unchanged; rather
+// than refuse a name like "menu:list" (in use), it is stored under
+// "menu%3Alist:".
+func keyName(name string) string {
+	if !strings.ContainsAny(name, ":#%") {
+		return name
+	}
+	return strings.NewReplacer("%", "%25", ":", "%3A", "#", "%23").Replace(name)
+}
 
 func (c *Cache[T]) metaKey(key string) string { return c.side + "xf:" + key }
 func (c *Cache[T]) lockKey(key string) string { return c.side + "lock:" + key }

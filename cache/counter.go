@@ -25,8 +25,8 @@ type Counter struct {
 	prefix string
 }
 
-// NewCounter returns the counters named name on k. It panics if k is nil
-// or name is empty.
+// NewCounter returns the counters named name on k, escaped in keys as a
+// Cache's name is (see New). It panics if k is nil or name is empty.
 func NewCounter(k *redkit.Kit, name string) *Counter {
 	if k == nil {
 		panic("cache: NewCounter with nil Kit")
@@ -34,7 +34,7 @@ func NewCounter(k *redkit.Kit, name string) *Counter {
 	if name == "" {
 		panic("cache: NewCounter with empty name")
 	}
-	return &Counter{k: k, prefix: k.Key(name) + ":"}
+	return &Counter{k: k, prefix: k.Key(keyName(name)) + ":"}
 }
 
 // Key returns the Redis key of counter key.

@@ -33,6 +33,9 @@
 // Keys next to the entries, under prefix + name + "#": "lock:" + key (the
 // stampede lock), "xf:" + key (the last load duration, with EarlyRefresh)
 // and "tag:" + tag (a tag's keys). DeleteByPattern never matches them.
+// In keys, a name's ':', '#' and '%' are written %3A, %23 and %25, so no
+// cache's keys start with another's prefix: "c" and "c:sub" never share
+// a key (other names are used as they are).
 //
 // What it leaves out: write-behind, cache-wide size limits in Redis (use
 // maxmemory and an eviction policy), and atomicity across keys (SetMany

@@ -3,7 +3,9 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -266,5 +268,97 @@ func TestErrorKeyIsCallersKey(t *testing.T) {
 	check("DeleteByTag (UNLINK)", "t2", err, nil)
 	if n, _ := srv.Do("EXISTS", c.Key("a"), c.Key("b")); n != "2" {
 		t.Fatalf("EXISTS after refused deletes = %q; want 2", n)
+	}
+}
+
+// TestLoaderGoexit: a loader that calls runtime.Goexit (as t.FailNow in a
+// loader does) ends its own goroutine only: every caller waiting for that
+// load returns an error, and neither the shared load nor the stampede
+// lock is left behind.
+func TestLoaderGoexit(t *testing.T) {
+	srv, k := single(t)
+	for _, st := range []cache.Stampede{cache.StampedeLocal, cache.StampedeDistributed} {
+		t.Run(st.String(), func(t *testing.T) {
+			c := cache.New[int](k, "goexit-"+st.String(), &cache.Options{Stampede: st})
+			defer c.Close()
+			entered, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			load := func(context.Context) (int, error) {
+				once.Do(func() { close(entered) })
+				<-release
+				runtime.Goexit()
+				return 0, nil
+			}
+			const n = 8
+			errs := make(chan error, n)
+			call := func() {
+				_, err := c.GetOrSet(t.Context(), "k", load, 0)
+				errs <- err
+			}
+			go call()
+			<-entered
+			for range n - 1 {
+				go call()
+			}
+			time.Sleep(50 * time.Millisecond) // let them join the load
+			close(release)
+			timeout := time.After(10 * time.Second)
+			for i := range n {
+				select {
+				case err := <-errs:
+					if err == nil || !strings.Contains(err.Error(), "Goexit") {
+						t.Errorf("GetOrSet with a loader calling runtime.Goexit: err = %v; want an error saying so", err)
+					}
+				case <-timeout:
+					t.Fatalf("%d of %d GetOrSet calls still blocked 10s after the loader called runtime.Goexit", n-i, n)
+				}
+			}
+			if n, err := srv.Do("EXISTS", k.Key(c.Name())+"#lock:k"); err != nil || n != "0" {
+				t.Fatalf("EXISTS stampede lock after the Goexit = %q, %v; want 0", n, err)
+			}
+			v, err := c.GetOrSet(t.Context(), "k", func(context.Context) (int, error) { return 7, nil }, 0)
+			if err != nil || v != 7 {
+				t.Fatalf("GetOrSet after the Goexit = %v, %v; want a new load's 7", v, err)
+			}
+		})
+	}
+}
+
+// TestGetManyWrongType: GetMany of a key that holds another Redis type
+// says ErrWrongType, with or without a near cache (MGET alone answers nil
+// for it, as for a missing key), and still reports missing keys as absent.
+func TestGetManyWrongType(t *testing.T) {
+	srv, k := single(t)
+	ctx := t.Context()
+	for _, near := range []bool{false, true} {
+		var opts cache.Options
+		if near {
+			opts.NearCache = &cache.NearCacheOptions{}
+		}
+		name := map[bool]string{false: "plain", true: "near"}[near]
+		c := cache.New[user](k, name, &opts)
+		defer c.Close()
+		// Written by another client: with a near cache, GetMany then reads
+		// through the tracking cache (its own writes it reads plainly).
+		if _, err := srv.Do("SET", c.Key("a"), `{"id":1,"name":"a"}`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := srv.Do("HSET", c.Key("hash"), "f", "v"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.GetMany(ctx, "a", "missing")
+		if err != nil || len(got) != 1 || got["a"].Name != "a" {
+			t.Fatalf("%s: GetMany(a, missing) = %v, %v; want only a", name, got, err)
+		}
+		got, err = c.GetMany(ctx, "a", "hash", "missing")
+		if !errors.Is(err, redkit.ErrWrongType) || !strings.Contains(err.Error(), "hash") {
+			t.Errorf("%s: GetMany with a hash key = %v, %v; want ErrWrongType naming the key", name, got, err)
+		}
+		// And when this process just wrote a key (plain reads, near or not).
+		mustSet(t, c, "b", user{2, "b"}, time.Minute)
+		got, err = c.GetMany(ctx, "b", "hash")
+		if !errors.Is(err, redkit.ErrWrongType) {
+			t.Errorf("%s: GetMany(b, hash) after Set(b) = %v, %v; want ErrWrongType", name, got, err)
+		}
 	}
 }

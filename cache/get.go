@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 	"unsafe"
@@ -58,6 +59,7 @@ func (c *Cache[T]) Get(ctx context.Context, key string) (T, bool, error) {
 		return zero, false, err
 	}
 	if !found || e.neg {
+		c.staleDeleted(key)
 		c.m.miss()
 		return zero, false, nil
 	}
@@ -116,17 +118,20 @@ func (c *Cache[T]) fetch(ctx context.Context, op, key string) (entry[T], bool, e
 }
 
 // fetchPlain is fetch without the tracking cache: GET (and, with
-// EarlyRefresh, PTTL and the load duration), one round trip.
+// EarlyRefresh, the load duration; with EarlyRefresh or FailSafe, PTTL, so
+// that the last good value knows its expiry: see staleDeleted), one round
+// trip.
 func (c *Cache[T]) fetchPlain(ctx context.Context, op, key string) (entry[T], bool, error) {
 	full := c.prefix + key
-	if c.o.beta <= 0 {
+	if c.o.beta <= 0 && c.stale == nil {
 		msg, err := c.k.Do(ctx, c.k.B().Get().Key(full).Build())
 		return c.decodeReply(op, key, msg, err)
 	}
-	res, err := c.k.DoMulti(ctx,
-		c.k.B().Get().Key(full).Build(),
-		c.k.B().Pttl().Key(full).Build(),
-		c.k.B().Get().Key(c.metaKey(key)).Build())
+	cmds := []rueidis.Completed{c.k.B().Get().Key(full).Build(), c.k.B().Pttl().Key(full).Build()}
+	if c.o.beta > 0 {
+		cmds = append(cmds, c.k.B().Get().Key(c.metaKey(key)).Build())
+	}
+	res, err := c.k.DoMulti(ctx, cmds...)
 	if err != nil {
 		return entry[T]{}, false, redkit.Wrap(op, key, err)
 	}
@@ -138,8 +143,10 @@ func (c *Cache[T]) fetchPlain(ctx context.Context, op, key string) (entry[T], bo
 	if pttl, err := res[1].AsInt64(); err == nil && pttl > 0 {
 		e.exp = time.Now().UnixMilli() + pttl
 	}
-	meta, _ := res[2].ToString()
-	e.delta = parseDelta(meta)
+	if c.o.beta > 0 {
+		meta, _ := res[2].ToString()
+		e.delta = parseDelta(meta)
+	}
 	return e, true, nil
 }
 
@@ -186,11 +193,13 @@ func (c *Cache[T]) decode(op, key, s string) (entry[T], bool, error) {
 
 // GetMany returns the values stored under keys, in one pipelined round
 // trip (MGET per cluster slot, or per-key tracked reads with a near
-// cache, which answers what it can first). Missing keys are absent from
-// the map. Keys whose bytes do not decode are left out and reported in
+// cache, which answers what it can first; without a near cache, a second
+// round trip asks the TYPE of the keys MGET found nil, since MGET does not
+// tell a missing key from one of another type). Missing keys are absent
+// from the map. Keys whose bytes do not decode are left out and reported in
 // the error (wrapping redkit.ErrDecode) next to the values that did.
-// Other errors: redkit.ErrEmptyKey, redkit.ErrWrongType,
-// redkit.ErrUnavailable, redkit.ErrClosed, ctx's error; then the map is
+// Other errors: redkit.ErrEmptyKey, redkit.ErrWrongType (a key holds
+// another Redis type, with or without a near cache), redkit.ErrUnavailable, redkit.ErrClosed, ctx's error; then the map is
 // nil.
 func (c *Cache[T]) GetMany(ctx context.Context, keys ...string) (map[string]T, error) {
 	out := make(map[string]T, len(keys))
@@ -233,6 +242,7 @@ func (c *Cache[T]) GetMany(ctx context.Context, keys ...string) (map[string]T, e
 		case err != nil:
 			return err
 		case !found || e.neg:
+			c.staleDeleted(key)
 			c.m.miss()
 		default:
 			c.m.hitRemote()
@@ -285,7 +295,11 @@ func (c *Cache[T]) anyRecentlyWritten(keys []string) bool {
 }
 
 // mget reads keys with MGET, one command per cluster slot (or per 512
-// keys), pipelined.
+// keys), pipelined. MGET answers nil for a key of another type as for a
+// missing one; so when some keys came back nil, a second round trip asks
+// their TYPE (a hit costs no more than one round trip), and a key that
+// holds another type is redkit.ErrWrongType, as GET says on the other
+// paths.
 func (c *Cache[T]) mget(ctx context.Context, keys []string, put func(string, entry[T], bool, error) error) error {
 	groups := c.groups(keys)
 	cmds := make([]rueidis.Completed, len(groups))
@@ -300,21 +314,45 @@ func (c *Cache[T]) mget(ctx context.Context, keys []string, put func(string, ent
 	if err != nil {
 		return redkit.Wrap(opGetMany, keys[0], err)
 	}
+	var missing []string
 	for i, g := range groups {
 		vals, err := res[i].ToArray()
 		if err != nil {
 			return redkit.Wrap(opGetMany, g[0], err)
 		}
 		for j, key := range g {
-			var e entry[T]
-			var found bool
-			var err error
-			if j < len(vals) {
-				e, found, err = c.decodeReply(opGetMany, key, vals[j], vals[j].Error())
+			if j >= len(vals) || vals[j].IsNil() {
+				missing = append(missing, key)
+				continue
 			}
+			e, found, err := c.decodeReply(opGetMany, key, vals[j], vals[j].Error())
 			if err := put(key, e, found, err); err != nil {
 				return err
 			}
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	types := make([]rueidis.Completed, len(missing))
+	for i, key := range missing {
+		types[i] = c.k.B().Type().Key(c.prefix + key).Build()
+	}
+	res, err = c.k.DoMulti(ctx, types...)
+	if err != nil {
+		return redkit.Wrap(opGetMany, missing[0], err)
+	}
+	for i, key := range missing {
+		typ, err := res[i].ToString()
+		switch {
+		case err != nil:
+			return redkit.Wrap(opGetMany, key, err)
+		case typ != "none" && typ != "string":
+			// "string": written since the MGET; missing when it ran.
+			return redkit.Wrap(opGetMany, key, fmt.Errorf("%w: the key holds a %s", redkit.ErrWrongType, typ))
+		}
+		if err := put(key, entry[T]{}, false, nil); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -36,7 +36,9 @@ import (
 // redkit.ErrUnavailable). If the loaded value cannot be stored because
 // Redis failed, it is still returned. Other errors: redkit.ErrEmptyKey,
 // redkit.ErrNegativeTTL, ErrValueTooLarge, the codec's, redkit.ErrClosed,
-// ctx's error. A panic in load is returned as an error.
+// ctx's error. A panic in load is returned as an error, and so is a
+// runtime.Goexit in load (t.FailNow in a test's loader): every caller
+// waiting for that load returns.
 func (c *Cache[T]) GetOrSet(ctx context.Context, key string, load func(ctx context.Context) (T, error), ttl time.Duration) (T, error) {
 	return c.getOrSet(ctx, key, load, ttl, nil)
 }
@@ -86,6 +88,9 @@ func (c *Cache[T]) getOrSet(ctx context.Context, key string, load func(ctx conte
 	}
 	seq := c.fillSeq(key)
 	e, found, err := c.fetch(ctx, opGetOrSet, key)
+	if err == nil && (!found || e.neg) {
+		c.staleDeleted(key)
+	}
 	switch {
 	case err == nil && found && e.neg:
 		c.m.miss()
@@ -314,15 +319,39 @@ func (c *Cache[T]) loadAndStore(ctx context.Context, r *loadReq[T]) (any, error)
 	return e, nil
 }
 
-// callLoad runs load, turning a panic into an error: the load runs on a
-// goroutine of its own, where a panic would end the program.
-func callLoad[T any](ctx context.Context, load func(context.Context) (T, error)) (v T, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("cache: load panicked: %v", p)
-		}
+// errLoadGoexit is what callers get when a loader called runtime.Goexit.
+var errLoadGoexit = errors.New("cache: load called runtime.Goexit (t.FailNow in a loader?)")
+
+// callLoad runs load, turning a panic into an error: the shared load runs
+// on a goroutine of its own, where a panic would end the program.
+//
+// load runs on yet another goroutine, so that runtime.Goexit in it (as
+// t.FailNow or t.Fatal in a test's loader) ends that goroutine only: it
+// cannot be recovered, and if it ended the shared load's goroutine,
+// singleflight would forget the load without telling its waiters, which
+// would wait forever. A goroutine per load is small next to a load.
+func callLoad[T any](ctx context.Context, load func(context.Context) (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		normal := false
+		defer func() {
+			if p := recover(); p != nil {
+				r.err = fmt.Errorf("cache: load panicked: %v", p)
+			} else if !normal {
+				r.err = errLoadGoexit
+			}
+			done <- r
+		}()
+		r.v, r.err = load(ctx)
+		normal = true
 	}()
-	return load(ctx)
+	r := <-done
+	return r.v, r.err
 }
 
 // maybeRefresh starts a background reload of a hit entry when XFetch says

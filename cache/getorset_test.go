@@ -430,3 +430,50 @@ func TestServerKilledUnderLoad(t *testing.T) {
 		t.Fatalf("%d GetOrSet calls failed; fail-safe should have served every one", n)
 	}
 }
+
+// TestFailSafeForgetsDeleted: a value another instance deleted is not
+// served as stale in the next outage, whether this process saw the
+// delete as a miss (plain) or as an invalidation (near cache).
+func TestFailSafeForgetsDeleted(t *testing.T) {
+	for _, near := range []bool{false, true} {
+		name := map[bool]string{false: "plain", true: "near"}[near]
+		t.Run(name, func(t *testing.T) {
+			srv := redistest.Start(t, nil)
+			prefix := prefixFor(t)
+			tweak := func(c *redkit.Config) { c.CommandTimeout = time.Second }
+			ka := openKit(t, prefix, []string{srv.Addr()}, tweak)
+			kb := openKit(t, prefix, []string{srv.Addr()}, tweak)
+			opts := &cache.Options{FailSafe: time.Hour}
+			if near {
+				opts.NearCache = &cache.NearCacheOptions{}
+			}
+			a := cache.New[user](ka, "fs", opts)
+			defer a.Close()
+			b := cache.New[user](kb, "fs", nil)
+			defer b.Close()
+			ctx := t.Context()
+			mustSet(t, b, "k", user{1, "old"}, time.Minute)
+			if v, ok, err := a.Get(ctx, "k"); err != nil || !ok || v.Name != "old" {
+				t.Fatalf("a.Get = %v, %v, %v; want old", v, ok, err)
+			}
+			if _, err := b.Delete(ctx, "k"); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "a.Get to say not found", func() bool {
+				_, ok, err := a.Get(ctx, "k")
+				return err == nil && !ok
+			})
+			srv.Kill()
+			// ErrUnavailable, or (near) the tracking cache's "not found"
+			// answered before the dropped connection is noticed: anything
+			// but the deleted value.
+			v, ok, err := a.Get(ctx, "k")
+			if ok || (err != nil && !errors.Is(err, redkit.ErrUnavailable)) {
+				t.Fatalf("a.Get of a deleted key, Redis down = %v, %v, %v; want not found or ErrUnavailable, not the deleted value", v, ok, err)
+			}
+			if st := a.Stats(); st.StaleServed != 0 {
+				t.Fatalf("Stats().StaleServed = %d; want 0", st.StaleServed)
+			}
+		})
+	}
+}

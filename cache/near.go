@@ -243,6 +243,12 @@ func (c *Cache[T]) onInvalidate(keys []string) {
 			key := full[len(c.prefix):]
 			c.gen.bump(key)
 			c.near.Invalidate(key)
+			// Not just after this process's own write: the invalidation
+			// that write caused may come after its new last good value.
+			// (A delete by another process then is seen by the next miss.)
+			if !c.gen.recentlyWritten(key) {
+				c.staleDeleted(key)
+			}
 		}
 	}
 }
@@ -258,7 +264,7 @@ func (c *Cache[T]) stalePut(key string, e entry[T]) {
 
 func (c *Cache[T]) stalePutAlways(key string, e entry[T]) {
 	now := time.Now()
-	exp := now.Add(c.o.ttl)
+	exp := now.Add(c.o.ttl) // a guess; e.exp stays 0 (see staleDeleted)
 	if e.exp > 0 {
 		exp = time.UnixMilli(e.exp)
 	}
@@ -266,6 +272,29 @@ func (c *Cache[T]) stalePutAlways(key string, e entry[T]) {
 	if e.until > now.UnixNano() {
 		c.stale.Set(key, &e)
 	}
+}
+
+// deleteSlack is how far before its known expiry a key must be found
+// missing (or invalidated) to count as deleted rather than expired: the
+// expiry this process knows may be a little later than Redis's, by the
+// time its reply took to arrive.
+const deleteSlack = 100 * time.Millisecond
+
+// staleDeleted forgets key's last good value when Redis says the key is
+// gone (a miss, or an invalidation of the key) before the value's expiry:
+// someone deleted or replaced it, so serving it in the next outage would
+// bring a deleted value back. A key that expired keeps it (that is what
+// FailSafe serves). A value whose expiry this process does not know (read
+// by GetMany without a near cache) is forgotten on any miss.
+func (c *Cache[T]) staleDeleted(key string) {
+	if c.stale == nil {
+		return
+	}
+	e, ok := c.stale.GetIfPresent(key)
+	if !ok || (e.exp > 0 && time.Now().Add(deleteSlack).UnixMilli() >= e.exp) {
+		return
+	}
+	c.dropExpired(c.stale, key, e)
 }
 
 // staleGet returns key's last good value, if FailSafe is on and it is

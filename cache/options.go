@@ -89,7 +89,9 @@ type Options struct {
 	// FailSafe > 0 keeps the last good value of each key in process and
 	// serves it, up to FailSafe after the entry expired, when the loader
 	// fails or Redis is unavailable; Stats().StaleServed counts those.
-	// 0 means off.
+	// A key seen deleted (Delete here, or, before its expiry, a miss from
+	// Redis or a near-cache invalidation) loses its last good value, so
+	// an outage never brings a deleted value back. 0 means off.
 	FailSafe time.Duration
 
 	// Codec encodes values; nil means the Kit's (Config.Codec, default

@@ -146,3 +146,28 @@ func testTags(t *testing.T, k *redkit.Kit, exists func(string) bool) {
 		t.Fatalf("Key = %q", c.Key("x"))
 	}
 }
+
+// TestNamesDoNotOverlap: caches named "c" and "c:sub" share no key, so
+// one's DeleteByPattern("*") leaves the other's entries alone.
+func TestNamesDoNotOverlap(t *testing.T) {
+	_, k := single(t)
+	ctx := t.Context()
+	c := cache.New[string](k, "c", nil)
+	defer c.Close()
+	sub := cache.New[string](k, "c:sub", nil)
+	defer sub.Close()
+	if c.Key("sub:x") == sub.Key("x") {
+		t.Fatalf("c.Key(sub:x) = sub.Key(x) = %q; want distinct keys", sub.Key("x"))
+	}
+	mustSet(t, c, "sub:x", "c's", time.Minute)
+	mustSet(t, sub, "x", "sub's", time.Minute)
+	if v, _, err := c.Get(ctx, "sub:x"); err != nil || v != "c's" {
+		t.Fatalf("c.Get(sub:x) = %q, %v; want c's", v, err)
+	}
+	if n, err := c.DeleteByPattern(ctx, "*"); err != nil || n != 1 {
+		t.Fatalf("c.DeleteByPattern(*) = %d, %v; want 1", n, err)
+	}
+	if v, ok, err := sub.Get(ctx, "x"); err != nil || !ok || v != "sub's" {
+		t.Fatalf("sub.Get(x) after c.DeleteByPattern(*) = %q, %v, %v; want sub's", v, ok, err)
+	}
+}
