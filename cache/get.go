@@ -31,7 +31,8 @@ const (
 // the stored bytes do not decode as T; redkit.ErrWrongType when the key
 // holds another Redis type; redkit.ErrUnavailable when Redis cannot be
 // reached — unless FailSafe has a last good value, which Get then returns
-// with a nil error; redkit.ErrClosed after Close; ctx's error.
+// with a nil error (also when ctx has a deadline that Redis does not answer
+// before: see Options.FailSafe); redkit.ErrClosed after Close; ctx's error.
 func (c *Cache[T]) Get(ctx context.Context, key string) (T, bool, error) {
 	var zero T
 	if err := c.check(ctx, opGet, key); err != nil {
@@ -48,7 +49,15 @@ func (c *Cache[T]) Get(ctx context.Context, key string) (T, bool, error) {
 		}
 	}
 	ctx, sp := c.st.Tel.Start(ctx, "cache.get", key)
-	e, found, err := c.fetch(ctx, opGet, key)
+	rctx, cancel, soft := c.softCtx(ctx, key)
+	e, found, err := c.fetch(rctx, opGet, key)
+	if soft {
+		cancel()
+		if softTimedOut(ctx, rctx, err) {
+			c.m.softTimeouts.Add(1)
+			err = redkit.Wrap(opGet, key, errors.Join(redkit.ErrUnavailable, err))
+		}
+	}
 	telemetry.End(sp, err)
 	if err != nil {
 		if errors.Is(err, redkit.ErrUnavailable) {

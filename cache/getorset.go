@@ -87,7 +87,15 @@ func (c *Cache[T]) getOrSet(ctx context.Context, key string, load func(ctx conte
 		}
 	}
 	seq := c.fillSeq(key)
-	e, found, err := c.fetch(ctx, opGetOrSet, key)
+	rctx, cancel, soft := c.softCtx(ctx, key)
+	e, found, err := c.fetch(rctx, opGetOrSet, key)
+	if soft {
+		cancel()
+		if softTimedOut(ctx, rctx, err) {
+			c.m.softTimeouts.Add(1)
+			err = redkit.Wrap(opGetOrSet, key, errors.Join(redkit.ErrUnavailable, err))
+		}
+	}
 	if err == nil && (!found || e.neg) {
 		c.staleDeleted(key)
 	}

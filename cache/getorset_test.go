@@ -477,3 +477,44 @@ func TestFailSafeForgetsDeleted(t *testing.T) {
 		})
 	}
 }
+
+// A request-scoped caller gets the last good value before its deadline
+// when Redis does not answer in time (FailSafe's soft timeout), not
+// context.DeadlineExceeded; a caller without a deadline still gets it
+// after CommandTimeout.
+func TestFailSafeSoftTimeout(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	p := redistest.NewProxy(t, srv.Addr())
+	k := openKit(t, "soft:", []string{p.Addr()}, func(c *redkit.Config) { c.CommandTimeout = 10 * time.Second })
+	c := cache.New[string](k, "c", &cache.Options{FailSafe: time.Minute, TTL: time.Minute})
+	defer c.Close()
+	if err := c.Set(t.Context(), "k", "good", 0); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := c.Get(t.Context(), "k"); err != nil || !ok || v != "good" {
+		t.Fatalf("Get = %q, %v, %v", v, ok, err)
+	}
+	p.Blackhole(true)
+	defer p.Blackhole(false)
+	for _, name := range []string{"Get", "GetOrSet"} {
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		var v string
+		var err error
+		if name == "Get" {
+			v, _, err = c.Get(ctx, "k")
+		} else {
+			v, err = c.GetOrSet(ctx, "k", func(context.Context) (string, error) { return "loaded", nil }, 0)
+		}
+		late := ctx.Err()
+		cancel()
+		if err != nil || v != "good" {
+			t.Fatalf("%s with a 300ms deadline on a blackholed Redis = %q, %v; want the last good value", name, v, err)
+		}
+		if late != nil {
+			t.Errorf("%s served the last good value after the caller's deadline", name)
+		}
+	}
+	if s := c.Stats(); s.SoftTimeouts != 2 || s.StaleServed != 2 {
+		t.Errorf("Stats = %+v, want 2 soft timeouts and 2 stale values served", s)
+	}
+}

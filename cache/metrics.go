@@ -22,6 +22,9 @@ type Stats struct {
 	LoadErrors   int64 // loader calls that failed (other than redkit.ErrNotFound)
 	StaleServed  int64 // last good values served by FailSafe
 	DecodeErrors int64 // stored values that did not decode as T
+	// SoftTimeouts counts remote reads cut short so that FailSafe could
+	// serve a last good value before the caller's deadline.
+	SoftTimeouts int64
 }
 
 // Stats returns the cache's counters. It does no I/O and is safe for
@@ -36,6 +39,7 @@ func (c *Cache[T]) Stats() Stats {
 		LoadErrors:   c.m.loadErrors.Load(),
 		StaleServed:  c.m.staleServed.Load(),
 		DecodeErrors: c.m.decodeErrors.Load(),
+		SoftTimeouts: c.m.softTimeouts.Load(),
 	}
 }
 
@@ -46,6 +50,7 @@ type counters struct {
 	near                                         *[nStats]statCell
 	remoteHits, misses                           atomic.Int64
 	loads, loadErrors, staleServed, decodeErrors atomic.Int64
+	softTimeouts                                 atomic.Int64
 	reg                                          metric.Registration
 }
 
@@ -141,7 +146,8 @@ func (m *counters) register(st *engine.Hooks, name string) {
 	loadErrs, e4 := mt.Int64ObservableCounter(t.Name("cache.load_errors"), metric.WithDescription("Loader calls that failed"))
 	stale, e5 := mt.Int64ObservableCounter(t.Name("cache.stale_served"), metric.WithDescription("Stale values served by fail-safe"))
 	decode, e6 := mt.Int64ObservableCounter(t.Name("cache.decode_errors"), metric.WithDescription("Stored values that did not decode"))
-	if err := errors.Join(e1, e2, e3, e4, e5, e6); err != nil {
+	soft, e7 := mt.Int64ObservableCounter(t.Name("cache.soft_timeouts"), metric.WithDescription("Remote reads cut short to serve a fail-safe value before the caller's deadline"))
+	if err := errors.Join(e1, e2, e3, e4, e5, e6, e7); err != nil {
 		t.Logger.Warn("cache: metrics unavailable", telemetry.KeyCache, name, telemetry.KeyError, err)
 		return
 	}
@@ -157,8 +163,9 @@ func (m *counters) register(st *engine.Hooks, name string) {
 		o.ObserveInt64(loadErrs, m.loadErrors.Load(), all)
 		o.ObserveInt64(stale, m.staleServed.Load(), all)
 		o.ObserveInt64(decode, m.decodeErrors.Load(), all)
+		o.ObserveInt64(soft, m.softTimeouts.Load(), all)
 		return nil
-	}, hits, misses, loads, loadErrs, stale, decode)
+	}, hits, misses, loads, loadErrs, stale, decode, soft)
 	if err != nil {
 		t.Logger.Warn("cache: metrics unavailable", telemetry.KeyCache, name, telemetry.KeyError, err)
 		return

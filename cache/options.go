@@ -91,7 +91,11 @@ type Options struct {
 	// fails or Redis is unavailable; Stats().StaleServed counts those.
 	// A key seen deleted (Delete here, or, before its expiry, a miss from
 	// Redis or a near-cache invalidation) loses its last good value, so
-	// an outage never brings a deleted value back. 0 means off.
+	// an outage never brings a deleted value back. A caller whose ctx has
+	// a deadline gets the last good value before that deadline when Redis
+	// does not answer in time (a soft timeout: the remote read is cut a
+	// fifth of the remaining time, 1-50ms, early; Stats().SoftTimeouts).
+	// 0 means off.
 	FailSafe time.Duration
 
 	// Codec encodes values; nil means the Kit's (Config.Codec, default
