@@ -9,7 +9,7 @@ local token = ARGV[1]
 if redis.call('EXISTS', KEYS[3]) == 0 then
   -- Nobody waits: the common, uncontended case.
   if redis.call('SET', KEYS[1], token, 'NX', 'PX', ARGV[2]) then
-    return {1, redis.call('INCR', KEYS[2])}
+    return {1, next_fence(KEYS[2])}
   end
 end
 local cur = redis.call('GET', KEYS[1])
@@ -20,7 +20,7 @@ if not cur then
   local r = handoff(token, ARGV[6] == '1')
   if not r or r == 'self' then
     redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
-    return {1, redis.call('INCR', KEYS[2])}
+    return {1, next_fence(KEYS[2])}
   end
 end
 if ARGV[3] == '1' then

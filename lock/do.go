@@ -43,25 +43,37 @@ func FromContext(ctx context.Context) (*Lock, bool) {
 	return m, ok
 }
 
-// runHolding runs fn while a watchdog renews m, then releases m.
-func runHolding(ctx context.Context, m *Lock, fn func(ctx context.Context) error) error {
+// runHolding runs fn while a watchdog renews m, then releases m. The
+// watchdog is stopped and m released however fn ends: a panic (which a
+// caller such as net/http may recover) or runtime.Goexit goes on
+// unchanged afterwards, instead of leaving the lock renewed until the Kit
+// closes.
+func runHolding(ctx context.Context, m *Lock, fn func(ctx context.Context) error) (err error) {
 	fctx, cancel := context.WithCancelCause(context.WithValue(ctx, ctxKey{}, m))
 	defer cancel(nil)
 	stop := make(chan struct{})
 	done := make(chan error, 1)
 	go func() { done <- watchdog(m, cancel, stop) }()
 
-	ferr := fn(fctx)
-	close(stop)
-	lostErr := <-done
-
-	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-	rerr := m.Release(rctx)
-	rcancel()
-	if lostErr != nil && errors.Is(rerr, ErrLockLost) {
-		rerr = nil // already reported
-	}
-	return errors.Join(ferr, lostErr, rerr)
+	var ferr error
+	returned := false
+	defer func() {
+		close(stop)
+		lostErr := <-done
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		rerr := m.Release(rctx)
+		rcancel()
+		if !returned {
+			return // fn panicked or called Goexit: that goes on
+		}
+		if lostErr != nil && errors.Is(rerr, ErrLockLost) {
+			rerr = nil // already reported
+		}
+		err = errors.Join(ferr, lostErr, rerr)
+	}()
+	ferr = fn(fctx)
+	returned = true
+	return nil
 }
 
 // watchdog renews m every ttl/3 until stop closes. A renewal that fails

@@ -3,6 +3,7 @@ package lock_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 
@@ -102,5 +103,53 @@ func TestDoNoticesLoss(t *testing.T) {
 	}
 	if got := do(t, srv, "GET", "lt:lock:{job}"); got != "someone-else" {
 		t.Errorf("the other holder's lock was touched: %q", got)
+	}
+}
+
+// A fn that panics (recovered by the caller, as net/http does) or calls
+// runtime.Goexit still releases the lock and stops the watchdog; the panic
+// reaches the caller unchanged.
+func TestDoReleasesOnPanicAndGoexit(t *testing.T) {
+	l, _, srv := newLocker(t, nil)
+	other := lock.New(openKit(t, "lt:", srv.Addr()), nil)
+	defer other.Close()
+	for _, tc := range []struct {
+		name string
+		exit func()
+	}{
+		{"panic", func() { panic("boom") }},
+		{"Goexit", runtime.Goexit},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got any
+			finished := make(chan struct{})
+			go func() { // Goexit ends this goroutine, not the test's
+				defer close(finished)
+				defer func() { got = recover() }()
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+				defer cancel()
+				err := l.Do(ctx, "job", time.Second, func(context.Context) error {
+					tc.exit()
+					return nil
+				})
+				t.Errorf("Do returned (%v) after fn exited abnormally", err)
+			}()
+			<-finished
+			if tc.name == "panic" && got != "boom" {
+				t.Errorf("recovered %v, want fn's panic value", got)
+			}
+			if v := do(t, srv, "EXISTS", "lt:lock:{job}"); v != "0" {
+				t.Fatal("lock still held after fn exited abnormally")
+			}
+			m, err := other.TryAcquire(t.Context(), "job", time.Second)
+			if err != nil {
+				t.Fatalf("TryAcquire after Do exited: %v", err)
+			}
+			if err := m.Release(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			// Do stops its watchdog before it releases; goleak in TestMain
+			// finds a renewal goroutine left behind.
+		})
 	}
 }

@@ -9,7 +9,7 @@
 // can release or extend the lock: a lock that expired and was taken by
 // someone else is never touched, and the caller gets ErrLockLost) and a
 // fencing token, Fence, that is strictly increasing per key from a counter
-// that never expires: write it with the data the lock protects and let
+// that never expires, even across a restart that lost it: write it with the data the lock protects and let
 // the store refuse older fences, because no lease-based lock can stop a
 // paused holder from waking up after its lease.
 //
@@ -31,6 +31,17 @@
 // pub/sub, one channel per Locker (see Locker). The scripts declare
 // flags (a "#!lua" first line), so Redis 7.0 or later (or Valkey) is
 // required.
+//
+// Restarts: with persistence (AOF, appendfsync everysec or always) fence
+// counters and held locks survive a restart of Redis, up to the last
+// fsync. Without it a restart loses both. Fences stay strictly
+// increasing: a lost counter is seeded again from the server's clock, in
+// microseconds, far above any count handed out before (see Lock.Fence),
+// so the store still refuses a write from a holder of before the restart.
+// The locks held at the restart are gone: their holders find out at the
+// next Extend or Release (ErrLockLost) or watchdog renewal in Do, which
+// cancels fn's ctx and closes Lost, and meanwhile another caller may take
+// the lock.
 //
 // Errors are honest: a Redis failure (redkit.ErrUnavailable, ErrOOM...) is
 // returned as such, never as ErrNotAcquired, and an acquire cut short by

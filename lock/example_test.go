@@ -43,7 +43,7 @@ func Example() {
 		return
 	}
 	// Write m.Fence() with the data; the store refuses older fences.
-	fmt.Println("fence", m.Fence())
+	first := m.Fence()
 
 	_, err = locker.TryAcquire(ctx, "order:42", 10*time.Second)
 	fmt.Println(errors.Is(err, lock.ErrNotAcquired))
@@ -52,12 +52,11 @@ func Example() {
 		fmt.Println(err)
 	}
 	m, _ = locker.Acquire(ctx, "order:42", 10*time.Second, nil)
-	fmt.Println("fence", m.Fence())
+	fmt.Println("next fence:", m.Fence()-first)
 	m.Release(ctx)
 	// Output:
-	// fence 1
 	// true
-	// fence 2
+	// next fence: 1
 }
 
 func ExampleLocker_Do() {
@@ -76,7 +75,7 @@ func ExampleLocker_Do() {
 		m, _ := lock.FromContext(ctx)
 		select {
 		case <-time.After(1500 * time.Millisecond):
-			fmt.Println("report written with fence", m.Fence())
+			fmt.Println("report written with a fence:", m.Fence() > 0)
 			return nil
 		case <-ctx.Done():
 			return context.Cause(ctx)
@@ -84,7 +83,7 @@ func ExampleLocker_Do() {
 	})
 	fmt.Println(err)
 	// Output:
-	// report written with fence 1
+	// report written with a fence: true
 	// <nil>
 }
 

@@ -126,7 +126,7 @@ func TestCancelMidAcquireLeavesNoLock(t *testing.T) {
 			}
 			for end := time.Now().Add(3 * time.Second); !ran && time.Now().Before(end); {
 				time.Sleep(10 * time.Millisecond)
-				ran = do(t, srv, "GET", "lt:lock:{"+key+"}:fence") == "1"
+				ran = do(t, srv, "EXISTS", "lt:lock:{"+key+"}:fence") == "1"
 			}
 			if !ran {
 				continue

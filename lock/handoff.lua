@@ -8,6 +8,19 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- next_fence increments the fence counter k. A missing counter (a restart
+-- without persistence lost it) is first seeded with the server's clock in
+-- microseconds, far above any count handed out before and above earlier
+-- seeds as long as the clock does not go back. (Built as a string: a Lua
+-- number that large would be written in exponent notation.)
+local function next_fence(k)
+  if redis.call('EXISTS', k) == 0 then
+    local t = redis.call('TIME')
+    redis.call('SET', k, t[1] .. string.format('%06d', tonumber(t[2])))
+  end
+  return redis.call('INCR', k)
+end
+
 -- handoff gives the free lock to the first live waiter: it sets the
 -- waiter's token as owner, bumps the fence and publishes "fence token" to
 -- the waiter's channel, so the woken waiter already holds the lock.
@@ -36,7 +49,7 @@ local function handoff(self, check, mine)
         if head == self then
           return 'self'
         end
-        local fence = redis.call('INCR', KEYS[2])
+        local fence = next_fence(KEYS[2])
         if mine and ch == mine then
           redis.call('SET', KEYS[1], head, 'PX', ttl)
           return head, fence

@@ -46,6 +46,18 @@ func (m *Lock) Token() string { return m.token }
 // the lock protects and have the store reject writes with a lower fence
 // than it has seen: that stops a holder whose lease ran out (a long GC
 // pause, a stopped process) from overwriting its successor's work.
+//
+// A counter that does not exist yet starts from the server's clock in
+// microseconds (TIME), so the first fence of a key is a large number, not
+// 1, and only comparisons between fences mean anything. That is what
+// keeps fences increasing when Redis restarts without persistence and
+// loses the counter: the next fence jumps to a new clock value, above
+// every count or earlier seed handed out before, as long as the server's
+// clock does not go back. With AOF the counters survive a restart and
+// simply go on. A Redlock's fence is one above the highest counter of
+// the quorum that granted it; a master that lost its counter counts from
+// 0 again, so after such a restart a Redlock's fence is increasing only
+// if the new quorum includes a master that took part in the last grant.
 func (m *Lock) Fence() int64 { return m.fence }
 
 // TTL returns the lease given at acquisition or by the last Extend.

@@ -23,8 +23,9 @@ func TestAcquireRelease(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Acquire: %v", err)
 	}
-	if m.Key() != "orders" || m.TTL() != 10*time.Second || m.Fence() != 1 {
-		t.Errorf("Key, TTL, Fence = %q, %v, %d; want orders, 10s, 1", m.Key(), m.TTL(), m.Fence())
+	// A new counter starts from the server's clock (see Lock.Fence).
+	if m.Key() != "orders" || m.TTL() != 10*time.Second || m.Fence() < 1e15 {
+		t.Errorf("Key, TTL, Fence = %q, %v, %d; want orders, 10s, a clock seed", m.Key(), m.TTL(), m.Fence())
 	}
 	if at := m.AcquiredAt(); at.Before(before) || at.After(time.Now()) {
 		t.Errorf("AcquiredAt %v not within the call", at)
@@ -61,8 +62,8 @@ func TestAcquireRelease(t *testing.T) {
 	if err != nil {
 		t.Fatalf("TryAcquire after release: %v", err)
 	}
-	if m2.Fence() != 2 || m2.Token() == m.Token() {
-		t.Errorf("second lock: fence %d token %q; want fence 2 and a new token", m2.Fence(), m2.Token())
+	if m2.Fence() != m.Fence()+1 || m2.Token() == m.Token() {
+		t.Errorf("second lock: fence %d token %q; want fence %d and a new token", m2.Fence(), m2.Token(), m.Fence()+1)
 	}
 	if err := m2.Release(ctx); err != nil {
 		t.Fatal(err)
@@ -352,7 +353,8 @@ func TestHandoffSkipsDeadWaiters(t *testing.T) {
 func TestWaiterPollsAfterExpiry(t *testing.T) {
 	l, _, _ := newLocker(t, &lock.Options{PollInterval: 50 * time.Millisecond})
 	ctx := t.Context()
-	if _, err := l.Acquire(ctx, "k", 200*time.Millisecond, nil); err != nil {
+	first, err := l.Acquire(ctx, "k", 200*time.Millisecond, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -363,8 +365,8 @@ func TestWaiterPollsAfterExpiry(t *testing.T) {
 	if d := time.Since(start); d < 100*time.Millisecond {
 		t.Errorf("acquired after %v, before the first lease ended", d)
 	}
-	if m.Fence() != 2 {
-		t.Errorf("fence %d, want 2", m.Fence())
+	if m.Fence() != first.Fence()+1 {
+		t.Errorf("fence %d, want %d", m.Fence(), first.Fence()+1)
 	}
 }
 

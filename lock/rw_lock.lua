@@ -5,7 +5,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) == 0 then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   redis.call('ZREM', KEYS[3], ARGV[1])
-  return {1, redis.call('INCR', KEYS[5])}
+  return {1, next_fence(KEYS[5])}
 end
 if ARGV[3] == '1' then
   local lease = tonumber(ARGV[4])

@@ -12,7 +12,7 @@ if wpttl == -2 and redis.call('ZCARD', KEYS[3]) == 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
   expire_at_max(KEYS[2])
-  return {1, redis.call('INCR', KEYS[5])}
+  return {1, next_fence(KEYS[5])}
 end
 if ARGV[3] == '1' then
   register(KEYS[4], ARGV[5], now, tonumber(ARGV[4]))

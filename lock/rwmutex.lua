@@ -5,6 +5,19 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- next_fence increments the fence counter k. A missing counter (a restart
+-- without persistence lost it) is first seeded with the server's clock in
+-- microseconds, far above any count handed out before and above earlier
+-- seeds as long as the clock does not go back. (Built as a string: a Lua
+-- number that large would be written in exponent notation.)
+local function next_fence(k)
+  if redis.call('EXISTS', k) == 0 then
+    local t = redis.call('TIME')
+    redis.call('SET', k, t[1] .. string.format('%06d', tonumber(t[2])))
+  end
+  return redis.call('INCR', k)
+end
+
 -- register adds a waiting Locker's notification channel to the wake set
 -- wk until now+lease (waiters refresh it on every attempt).
 local function register(wk, ch, now, lease)

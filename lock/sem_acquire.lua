@@ -9,7 +9,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
   expire_at_max(KEYS[1])
-  return {1, redis.call('INCR', KEYS[3])}
+  return {1, next_fence(KEYS[3])}
 end
 if ARGV[4] == '1' then
   register(KEYS[2], ARGV[6], now, tonumber(ARGV[5]))
