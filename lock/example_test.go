@@ -159,9 +159,9 @@ func ExampleNewRedlock() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("quorum", rl.Quorum(), "fence", m.Fence())
+	fmt.Println("quorum", rl.Quorum(), "fenced:", m.Fence() > 0)
 	fmt.Println(m.Release(ctx))
 	// Output:
-	// quorum 2 fence 1
+	// quorum 2 fenced: true
 	// <nil>
 }

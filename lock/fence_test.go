@@ -57,3 +57,29 @@ func TestFenceIncreasesAcrossRestartWithoutPersistence(t *testing.T) {
 		}
 	}
 }
+
+// A Redlock's fence stays increasing when every master of its quorum
+// restarted without persistence and lost its counter.
+func TestRedlockFenceAcrossRestart(t *testing.T) {
+	r, srvs := threeMasters(t)
+	ctx := t.Context()
+	var last int64
+	for round := range 3 {
+		for range 3 {
+			m, err := r.Acquire(ctx, "rf", 10*time.Second, nil)
+			if err != nil {
+				t.Fatalf("round %d: Acquire: %v", round, err)
+			}
+			if m.Fence() <= last {
+				t.Fatalf("round %d: fence %d, not above %d", round, m.Fence(), last)
+			}
+			last = m.Fence()
+			if err := m.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, s := range srvs {
+			s.Restart()
+		}
+	}
+}

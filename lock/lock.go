@@ -55,9 +55,10 @@ func (m *Lock) Token() string { return m.token }
 // every count or earlier seed handed out before, as long as the server's
 // clock does not go back. With AOF the counters survive a restart and
 // simply go on. A Redlock's fence is one above the highest counter of
-// the quorum that granted it; a master that lost its counter counts from
-// 0 again, so after such a restart a Redlock's fence is increasing only
-// if the new quorum includes a master that took part in the last grant.
+// the quorum that granted it, a master without a counter counting as its
+// clock in microseconds, so it too stays increasing across restarts that
+// lost counters, as long as the masters' clocks differ by less than the
+// time since the counters were first seeded.
 func (m *Lock) Fence() int64 { return m.fence }
 
 // TTL returns the lease given at acquisition or by the last Extend.

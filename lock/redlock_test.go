@@ -122,8 +122,8 @@ func TestRedlockDo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Do: %v", err)
 	}
-	if fence != 1 {
-		t.Errorf("fence %d, want 1", fence)
+	if fence < 1_000_000_000_000_000 {
+		t.Errorf("fence %d, want one seeded from the servers' clock (microseconds)", fence)
 	}
 	if got := do(t, srvs[1], "EXISTS", "rl:lock:{job}"); got != "0" {
 		t.Errorf("lock left after Do")
