@@ -2,11 +2,11 @@ package cache_test
 
 import (
 	"math"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/redkit-go/redkit/cache"
+	"github.com/redkit-go/redkit/internal/testutil"
 )
 
 func TestOptionsValidate(t *testing.T) {
@@ -29,21 +29,7 @@ func TestOptionsValidate(t *testing.T) {
 			[]string{"Options.TTL must not be negative (got -1ns)", "Options.LockWait must not be negative (got -1ms)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.opts.Validate()
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("Validate() = %v; want nil", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("Validate() = nil; want an error naming %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Validate() = %q; want it to contain %q", err, w)
-				}
-			}
+			testutil.WantValid(t, tc.opts.Validate(), tc.want)
 		})
 	}
 }

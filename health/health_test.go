@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/redkit-go/redkit"
 	"github.com/redkit-go/redkit/health"
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/redistest"
 )
 
@@ -133,21 +133,7 @@ func TestOptionsValidate(t *testing.T) {
 			"health: Options.FailureThreshold must not be negative (got -2)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.opts.Validate()
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("Validate() = %v; want nil", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("Validate() = nil; want an error naming %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Validate() = %q; want it to contain %q", err, w)
-				}
-			}
+			testutil.WantValid(t, tc.opts.Validate(), tc.want)
 		})
 	}
 }

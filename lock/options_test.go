@@ -2,11 +2,11 @@ package lock_test
 
 import (
 	"math"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/lock"
 )
 
@@ -39,21 +39,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"redlock DriftFactor NaN", &lock.RedlockOptions{DriftFactor: math.NaN()}, []string{"DriftFactor", "NaN"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.opts.Validate()
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("Validate() = %v; want nil", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("Validate() = nil; want an error naming %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Validate() = %q; want it to contain %q", err, w)
-				}
-			}
+			testutil.WantValid(t, tc.opts.Validate(), tc.want)
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/queue"
 	"github.com/redkit-go/redkit/redistest"
 )
@@ -642,21 +643,7 @@ func TestOptionsValidate(t *testing.T) {
 			"queue: Options.ReclaimBatch must not be negative (got -1)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.opts.Validate()
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("Validate() = %v; want nil", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("Validate() = nil; want an error naming %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Validate() = %q; want it to contain %q", err, w)
-				}
-			}
+			testutil.WantValid(t, tc.opts.Validate(), tc.want)
 		})
 	}
 }
