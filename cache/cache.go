@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"strings"
@@ -20,8 +19,9 @@ import (
 
 // ErrValueTooLarge is returned (wrapped, with the key) by the calls that
 // store a value whose encoded form is larger than the server accepts
-// (its proto-max-bulk-len, 512 MiB by default). Nothing is sent.
-var ErrValueTooLarge = errors.New("cache: value larger than the server's proto-max-bulk-len")
+// (its proto-max-bulk-len, 512 MiB by default). Nothing is sent. It is
+// redkit.ErrValueTooLarge: the Kit refuses such a value for every write.
+var ErrValueTooLarge = redkit.ErrValueTooLarge
 
 // negMarker is what a remembered "not found" stores in Redis. It is
 // codec.Marker followed by a compression byte no Format uses, so no
@@ -64,7 +64,6 @@ type Cache[T any] struct {
 	refreshing sync.Map // key -> struct{}: early refreshes in flight
 
 	m       counters
-	maxBulk atomic.Int64 // server's proto-max-bulk-len, 0 = not asked yet
 
 	base       context.Context // cancelled by Close: background loads
 	cancelBase context.CancelFunc

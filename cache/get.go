@@ -49,15 +49,7 @@ func (c *Cache[T]) Get(ctx context.Context, key string) (T, bool, error) {
 		}
 	}
 	ctx, sp := c.st.Tel.Start(ctx, "cache.get", key)
-	rctx, cancel, soft := c.softCtx(ctx, key)
-	e, found, err := c.fetch(rctx, opGet, key)
-	if soft {
-		cancel()
-		if softTimedOut(ctx, rctx, err) {
-			c.m.softTimeouts.Add(1)
-			err = redkit.Wrap(opGet, key, errors.Join(redkit.ErrUnavailable, err))
-		}
-	}
+	e, found, err := c.fetchSoft(ctx, opGet, key)
 	telemetry.End(sp, err)
 	if err != nil {
 		if errors.Is(err, redkit.ErrUnavailable) {

@@ -87,15 +87,7 @@ func (c *Cache[T]) getOrSet(ctx context.Context, key string, load func(ctx conte
 		}
 	}
 	seq := c.fillSeq(key)
-	rctx, cancel, soft := c.softCtx(ctx, key)
-	e, found, err := c.fetch(rctx, opGetOrSet, key)
-	if soft {
-		cancel()
-		if softTimedOut(ctx, rctx, err) {
-			c.m.softTimeouts.Add(1)
-			err = redkit.Wrap(opGetOrSet, key, errors.Join(redkit.ErrUnavailable, err))
-		}
-	}
+	e, found, err := c.fetchSoft(ctx, opGetOrSet, key)
 	if err == nil && (!found || e.neg) {
 		c.staleDeleted(key)
 	}
@@ -312,12 +304,16 @@ func (c *Cache[T]) loadAndStore(ctx context.Context, r *loadReq[T]) (any, error)
 		return nil, err
 	}
 	e := entry[T]{v: v, exp: time.Now().Add(r.ttl).UnixMilli(), delta: int64(delta)}
-	b, err := c.encode(ctx, opGetOrSet, r.key, v)
+	b, err := c.encode(opGetOrSet, r.key, v)
 	if err != nil {
 		telemetry.End(sp, err)
 		return nil, err
 	}
-	if werr := c.write(ctx, opGetOrSet, r.key, b, r.ttl, delta, r.tags); werr != nil {
+	if werr := c.write(ctx, opGetOrSet, r.key, b, r.ttl, delta, r.tags); errors.Is(werr, ErrValueTooLarge) {
+		// A value that can never be cached is the caller's to hear of.
+		telemetry.End(sp, werr)
+		return nil, werr
+	} else if werr != nil {
 		// The value is good; only caching it failed. The caller gets it.
 		c.st.Tel.Logger.Warn("cache: loaded value not stored", telemetry.KeyCache, c.name,
 			telemetry.KeyKey, r.key, telemetry.KeyError, werr)

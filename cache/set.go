@@ -52,7 +52,7 @@ func (c *Cache[T]) set(ctx context.Context, op, key string, v T, ttl time.Durati
 	if err != nil {
 		return err
 	}
-	b, err := c.encode(ctx, op, key, v)
+	b, err := c.encode(op, key, v)
 	if err != nil {
 		return err
 	}
@@ -65,50 +65,14 @@ func (c *Cache[T]) set(ctx context.Context, op, key string, v T, ttl time.Durati
 	return err
 }
 
-// encode encodes v and checks its size against the server's limit.
-func (c *Cache[T]) encode(ctx context.Context, op, key string, v T) ([]byte, error) {
+// encode encodes v. A value above the server's proto-max-bulk-len is
+// refused by the Kit when it is written (ErrValueTooLarge).
+func (c *Cache[T]) encode(op, key string, v T) ([]byte, error) {
 	b, err := codec.Encode(c.format, v)
 	if err != nil {
 		return nil, redkit.Wrap(op, key, err)
 	}
-	if err := c.checkSize(ctx, op, key, len(b)); err != nil {
-		return nil, err
-	}
 	return b, nil
-}
-
-// minBulkLimit is the smallest proto-max-bulk-len Redis accepts (1 MiB):
-// values up to it always fit, without asking the server.
-const minBulkLimit = 1 << 20
-
-// defaultBulkLimit is Redis's default proto-max-bulk-len (512 MiB).
-const defaultBulkLimit = 512 << 20
-
-// checkSize refuses a value the server would refuse. Redis does not answer
-// an oversized bulk string with an error: it drops the connection, failing
-// every command pipelined on it. So the limit is read once (CONFIG GET;
-// the default 512 MiB if that is not allowed) and checked here.
-func (c *Cache[T]) checkSize(ctx context.Context, op, key string, n int) error {
-	if n <= minBulkLimit {
-		return nil
-	}
-	limit := c.maxBulk.Load()
-	if limit == 0 {
-		limit = defaultBulkLimit
-		msg, err := c.k.Do(ctx, c.k.B().ConfigGet().Parameter("proto-max-bulk-len").Build())
-		if err == nil {
-			if m, err := msg.AsStrMap(); err == nil {
-				if l, err := strconv.ParseInt(m["proto-max-bulk-len"], 10, 64); err == nil && l > 0 {
-					limit = l
-				}
-			}
-			c.maxBulk.Store(limit)
-		}
-	}
-	if int64(n) > limit {
-		return redkit.Wrap(op, key, fmt.Errorf("%w: %d bytes encoded, limit %d", ErrValueTooLarge, n, limit))
-	}
-	return nil
 }
 
 // setCmds returns the commands that store b under key: SET PX, the load
@@ -182,7 +146,7 @@ func (c *Cache[T]) SetMany(ctx context.Context, items map[string]T, ttl time.Dur
 			return err
 		}
 		ms = max(d.Milliseconds(), 1)
-		b, err := c.encode(ctx, opSetMany, key, v)
+		b, err := c.encode(opSetMany, key, v)
 		if err != nil {
 			return err
 		}
@@ -223,7 +187,7 @@ func (c *Cache[T]) SetIfNotExists(ctx context.Context, key string, v T, ttl time
 	if err != nil {
 		return false, err
 	}
-	b, err := c.encode(ctx, opSetIfAbsent, key, v)
+	b, err := c.encode(opSetIfAbsent, key, v)
 	if err != nil {
 		return false, err
 	}

@@ -50,3 +50,19 @@ func softTimedOut(ctx, sctx context.Context, err error) bool {
 	return err != nil && ctx.Err() == nil && sctx.Err() != nil &&
 		(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redkit.ErrUnavailable))
 }
+
+// fetchSoft is fetch with the soft timeout: a read the soft timeout cut
+// short comes back as ErrUnavailable, for FailSafe to answer.
+func (c *Cache[T]) fetchSoft(ctx context.Context, op, key string) (entry[T], bool, error) {
+	rctx, cancel, soft := c.softCtx(ctx, key)
+	if !soft {
+		return c.fetch(ctx, op, key)
+	}
+	defer cancel()
+	e, found, err := c.fetch(rctx, op, key)
+	if softTimedOut(ctx, rctx, err) {
+		c.m.softTimeouts.Add(1)
+		err = redkit.Wrap(op, key, errors.Join(redkit.ErrUnavailable, err))
+	}
+	return e, found, err
+}
