@@ -63,7 +63,7 @@ type Cache[T any] struct {
 	fillSeed   maphash.Seed
 	refreshing sync.Map // key -> struct{}: early refreshes in flight
 
-	m       counters
+	m counters
 
 	base       context.Context // cancelled by Close: background loads
 	cancelBase context.CancelFunc
