@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redkit-go/redkit/codec"
+	"github.com/redkit-go/redkit/internal/optcheck"
 )
 
 // Defaults applied to zero Options fields.
@@ -134,30 +135,24 @@ func (o *Options) Validate() error {
 	if o == nil {
 		return nil
 	}
-	var errs []error
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"TTL", o.TTL}, {"NegativeTTL", o.NegativeTTL}, {"LockTTL", o.LockTTL}, {"LockWait", o.LockWait}, {"FailSafe", o.FailSafe}} {
-		if d.v < 0 {
-			errs = append(errs, fmt.Errorf("cache: Options.%s must not be negative (got %s)", d.name, d.v))
-		}
-	}
+	c := optcheck.For("cache: Options")
+	optcheck.NonNegative(c, "TTL", o.TTL)
+	optcheck.NonNegative(c, "NegativeTTL", o.NegativeTTL)
+	optcheck.NonNegative(c, "LockTTL", o.LockTTL)
+	optcheck.NonNegative(c, "LockWait", o.LockWait)
+	optcheck.NonNegative(c, "FailSafe", o.FailSafe)
 	if o.EarlyRefresh < 0 || math.IsNaN(o.EarlyRefresh) || math.IsInf(o.EarlyRefresh, 0) {
-		errs = append(errs, fmt.Errorf("cache: Options.EarlyRefresh must be a finite number, not negative (got %g)", o.EarlyRefresh))
+		c.Add("EarlyRefresh", "must be a finite number, not negative (got %g)", o.EarlyRefresh)
 	}
 	if o.Stampede > StampedeDistributed {
-		errs = append(errs, fmt.Errorf("cache: Options.Stampede must be StampedeLocal or StampedeDistributed (got %d)", uint8(o.Stampede)))
+		c.Add("Stampede", "must be StampedeLocal or StampedeDistributed (got %d)", uint8(o.Stampede))
 	}
+	near := optcheck.For("cache: NearCacheOptions")
 	if nc := o.NearCache; nc != nil {
-		if nc.MaxEntries < 0 {
-			errs = append(errs, fmt.Errorf("cache: NearCacheOptions.MaxEntries must not be negative (got %d)", nc.MaxEntries))
-		}
-		if nc.TTL < 0 {
-			errs = append(errs, fmt.Errorf("cache: NearCacheOptions.TTL must not be negative (got %s)", nc.TTL))
-		}
+		optcheck.NonNegative(near, "MaxEntries", nc.MaxEntries)
+		optcheck.NonNegative(near, "TTL", nc.TTL)
 	}
-	return errors.Join(errs...)
+	return errors.Join(c.Err(), near.Err())
 }
 
 // normalize returns o (valid: see Validate) with defaults applied.

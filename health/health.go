@@ -3,14 +3,13 @@ package health
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/redkit-go/redkit"
 	"github.com/redkit-go/redkit/internal/engine"
+	"github.com/redkit-go/redkit/internal/optcheck"
 )
 
 // Options configures a Checker. Zero fields (or a nil *Options) take the
@@ -36,17 +35,11 @@ func (o *Options) Validate() error {
 	if o == nil {
 		return nil
 	}
-	var errs []error
-	if o.Interval < 0 {
-		errs = append(errs, fmt.Errorf("health: Options.Interval must not be negative (got %s)", o.Interval))
-	}
-	if o.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("health: Options.Timeout must not be negative (got %s)", o.Timeout))
-	}
-	if o.FailureThreshold < 0 {
-		errs = append(errs, fmt.Errorf("health: Options.FailureThreshold must not be negative (got %d)", o.FailureThreshold))
-	}
-	return errors.Join(errs...)
+	c := optcheck.For("health: Options")
+	optcheck.NonNegative(c, "Interval", o.Interval)
+	optcheck.NonNegative(c, "Timeout", o.Timeout)
+	optcheck.NonNegative(c, "FailureThreshold", o.FailureThreshold)
+	return c.Err()
 }
 
 // Status is a Checker's latest view of Redis.

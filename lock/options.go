@@ -2,8 +2,7 @@ package lock
 
 import (
 	"cmp"
-	"errors"
-	"fmt"
+	"github.com/redkit-go/redkit/internal/optcheck"
 	"log/slog"
 	"time"
 )
@@ -64,20 +63,16 @@ func (o *Options) Validate() error {
 	if o == nil {
 		return nil
 	}
-	var errs []error
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"TTL", o.TTL}, {"WaitTimeout", o.WaitTimeout}, {"PollInterval", o.PollInterval}, {"WaiterLease", o.WaiterLease}} {
-		if d.v < 0 {
-			errs = append(errs, fmt.Errorf("lock: Options.%s must not be negative (got %s)", d.name, d.v))
-		}
-	}
+	c := optcheck.For("lock: Options")
+	optcheck.NonNegative(c, "TTL", o.TTL)
+	optcheck.NonNegative(c, "WaitTimeout", o.WaitTimeout)
+	optcheck.NonNegative(c, "PollInterval", o.PollInterval)
+	optcheck.NonNegative(c, "WaiterLease", o.WaiterLease)
 	poll := cmp.Or(max(o.PollInterval, 0), DefaultPollInterval)
 	if o.WaiterLease > 0 && o.WaiterLease < 3*poll {
-		errs = append(errs, fmt.Errorf("lock: Options.WaiterLease must be at least 3*PollInterval (%s) (got %s)", 3*poll, o.WaiterLease))
+		c.Add("WaiterLease", "must be at least 3*PollInterval (%s) (got %s)", 3*poll, o.WaiterLease)
 	}
-	return errors.Join(errs...)
+	return c.Err()
 }
 
 // normalize returns o (valid: see Validate) with defaults applied.

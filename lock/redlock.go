@@ -13,6 +13,7 @@ import (
 	"github.com/redkit-go/redkit"
 	"github.com/redkit-go/redkit/internal/engine"
 	"github.com/redkit-go/redkit/internal/lease"
+	"github.com/redkit-go/redkit/internal/optcheck"
 )
 
 // Defaults for RedlockOptions.
@@ -81,19 +82,15 @@ func (o *RedlockOptions) Validate() error {
 	if o == nil {
 		return nil
 	}
-	var errs []error
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"TTL", o.TTL}, {"WaitTimeout", o.WaitTimeout}, {"RetryDelay", o.RetryDelay}, {"MasterTimeout", o.MasterTimeout}} {
-		if d.v < 0 {
-			errs = append(errs, fmt.Errorf("lock: RedlockOptions.%s must not be negative (got %s)", d.name, d.v))
-		}
-	}
+	c := optcheck.For("lock: RedlockOptions")
+	optcheck.NonNegative(c, "TTL", o.TTL)
+	optcheck.NonNegative(c, "WaitTimeout", o.WaitTimeout)
+	optcheck.NonNegative(c, "RetryDelay", o.RetryDelay)
+	optcheck.NonNegative(c, "MasterTimeout", o.MasterTimeout)
 	if !(o.DriftFactor >= 0 && o.DriftFactor < 1) {
-		errs = append(errs, fmt.Errorf("lock: RedlockOptions.DriftFactor must be in [0, 1) (got %g)", o.DriftFactor))
+		c.Add("DriftFactor", "must be in [0, 1) (got %g)", o.DriftFactor)
 	}
-	return errors.Join(errs...)
+	return c.Err()
 }
 
 // NewRedlockWithOptions returns a Redlock over kits. It panics if kits is

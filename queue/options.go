@@ -1,11 +1,10 @@
 package queue
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/redkit-go/redkit/codec"
+	"github.com/redkit-go/redkit/internal/optcheck"
 )
 
 // Defaults for Options.
@@ -57,15 +56,9 @@ func (o *Options) Validate() error {
 	if o == nil {
 		return nil
 	}
-	var errs []error
-	if o.Visibility < 0 {
-		errs = append(errs, fmt.Errorf("queue: Options.Visibility must not be negative (got %s)", o.Visibility))
-	}
-	if o.PollInterval < 0 {
-		errs = append(errs, fmt.Errorf("queue: Options.PollInterval must not be negative (got %s)", o.PollInterval))
-	}
-	if o.ReclaimBatch < 0 {
-		errs = append(errs, fmt.Errorf("queue: Options.ReclaimBatch must not be negative (got %d)", o.ReclaimBatch))
-	}
-	return errors.Join(errs...)
+	c := optcheck.For("queue: Options")
+	optcheck.NonNegative(c, "Visibility", o.Visibility)
+	optcheck.NonNegative(c, "PollInterval", o.PollInterval)
+	optcheck.NonNegative(c, "ReclaimBatch", o.ReclaimBatch)
+	return c.Err()
 }
