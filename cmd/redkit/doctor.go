@@ -218,13 +218,19 @@ func info(ctx context.Context, n node, section string) (map[string]string, error
 	if err != nil {
 		return nil, err
 	}
+	return parseInfo(s), nil
+}
+
+// parseInfo reads "field:value" lines (INFO, CLUSTER INFO); a RESP3
+// verbatim string may still carry its "txt:" format.
+func parseInfo(s string) map[string]string {
 	m := map[string]string{}
-	for _, line := range strings.Split(s, "\n") {
+	for _, line := range strings.Split(strings.TrimPrefix(s, "txt:"), "\n") {
 		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && !strings.HasPrefix(k, "#") {
 			m[k] = v
 		}
 	}
-	return m, nil
+	return m
 }
 
 // configGet reads one CONFIG parameter.
@@ -420,12 +426,7 @@ func checkCluster(ctx context.Context, k *redkit.Kit, nodes []node) check {
 		if err != nil {
 			return check{Check: "cluster", Status: statusFail, Detail: "CLUSTER INFO: " + err.Error(), Advice: "check the node is up and reachable"}
 		}
-		m := map[string]string{}
-		for _, line := range strings.Split(s, "\n") {
-			if a, b, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
-				m[a] = b
-			}
-		}
+		m := parseInfo(s)
 		state, assigned, fail := m["cluster_state"], m["cluster_slots_assigned"], m["cluster_slots_fail"]
 		d := fmt.Sprintf("state %s, %s/16384 slots assigned, %s failing, %s masters known", state, assigned, fail, m["cluster_size"])
 		if state != "ok" || assigned != "16384" || (fail != "" && fail != "0") {
