@@ -107,9 +107,13 @@ func newFlagSet(name, usage string) *flagSet {
 // printUsage writes the usage line, the description and the flags.
 func (fs *flagSet) printUsage(w io.Writer) {
 	fmt.Fprint(w, strings.TrimLeft(fs.usage, "\n"))
-	fmt.Fprintln(w, "\nFlags:")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n > 0 {
+		fmt.Fprintln(w, "\nFlags:")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
 }
 
 // parse parses args. It returns -1 to go on, else the exit code: 0 after
