@@ -17,10 +17,12 @@
 //	redkit inspect  summarise redkit's keys under a prefix
 //	redkit demo     run the pizzeria demo (examples/pizzeria)
 //	redkit bench    run the side-by-side benchmarks and print their table
+//	redkit version  print the module and Go versions
 //
 // Every command takes --help. The commands that talk to Redis read
 // REDIS_URL and the other variables of redkit.ConfigFromEnv (REDIS_URL
-// defaults to redis://127.0.0.1:6379); --url replaces REDIS_URL, --timeout
+// defaults to redis://127.0.0.1:6379); --url takes REDIS_URL's place (the
+// other variables still apply), --timeout
 // bounds the whole command and --json prints JSON. They connect once,
 // without retrying, and fail at once when Redis cannot be reached.
 //

@@ -72,7 +72,7 @@ var (
 func runDoctor(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("doctor", doctorUsage)
 	var c conn
-	c.register(fs, 20*time.Second)
+	c.register(fs, 20*time.Second, "print a JSON list of {check, status, detail, advice}")
 	if code := fs.parse(args, stdout, stderr); code >= 0 {
 		return code
 	}

@@ -33,7 +33,7 @@ type healthReport struct {
 func runHealth(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("health", healthUsage)
 	var c conn
-	c.register(fs, 5*time.Second)
+	c.register(fs, 5*time.Second, "accepted for symmetry: health always prints JSON")
 	if code := fs.parse(args, stdout, stderr); code >= 0 {
 		return code
 	}

@@ -119,7 +119,7 @@ type OtherInfo struct {
 func runInspect(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("inspect", inspectUsage)
 	var c conn
-	c.register(fs, 60*time.Second)
+	c.register(fs, 60*time.Second, "print JSON instead of tables")
 	prefix := fs.String("prefix", "", "key prefix to inspect (default: the Kit's key prefix)")
 	limit := fs.Int("limit", 200000, "stop after scanning this many keys")
 	if code := fs.parse(args, stdout, stderr); code >= 0 {

@@ -90,6 +90,34 @@ func TestInspect(t *testing.T) {
 	}
 }
 
+func TestInspectPrefixFromEnv(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	populate(t, srv.URL())
+	t.Setenv("REDIS_KEY_PREFIX", "app:") // applies with --url too
+	code, stdout, stderr := runCLI(t, "inspect", "--json", "--url", srv.URL())
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var in Inspection
+	if err := json.Unmarshal([]byte(stdout), &in); err != nil {
+		t.Fatal(err)
+	}
+	if in.Prefix != "app:" {
+		t.Errorf("prefix %q, want app:", in.Prefix)
+	}
+	checkInspection(t, &in)
+
+	// An explicit empty prefix inspects every key, the one outside app: too.
+	code, stdout, _ = runCLI(t, "inspect", "--json", "--url", srv.URL(), "--prefix", "")
+	in = Inspection{}
+	if err := json.Unmarshal([]byte(stdout), &in); code != exitOK || err != nil {
+		t.Fatalf("exit %d, %v", code, err)
+	}
+	if in.Prefix != "" || in.Scanned < 16 {
+		t.Errorf("prefix %q scanned %d", in.Prefix, in.Scanned)
+	}
+}
+
 func TestInspectCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3, 0)
 	url := "redis://" + strings.Join(c.Addrs(), ",")

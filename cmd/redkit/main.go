@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -40,6 +42,7 @@ func commands() []command {
 		{"inspect", "summarise redkit's keys under a prefix: locks, queues, streams, sessions, caches", runInspect},
 		{"demo", "run the pizzeria demo (go run ./examples/pizzeria in the source tree)", runDemo},
 		{"bench", "run the side-by-side benchmarks (go run . in bench/) and print the table", runBench},
+		{"version", "print redkit's version and the Go version it was built with", runVersion},
 	}
 }
 
@@ -76,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	name := args[0]
 	switch name {
+	case "-version", "--version":
+		return runVersion(nil, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		if name == "help" && len(args) > 1 {
 			return run([]string{args[1], "--help"}, stdout, stderr)
@@ -150,27 +155,30 @@ type conn struct {
 	json    bool
 }
 
-func (c *conn) register(fs *flagSet, timeout time.Duration) {
-	fs.StringVar(&c.url, "url", "", "Redis URL (redis://, rediss://, redis+sentinel://); default $REDIS_URL, else redis://127.0.0.1:6379")
+func (c *conn) register(fs *flagSet, timeout time.Duration, jsonHelp string) {
+	fs.StringVar(&c.url, "url", "", "Redis URL (redis://, rediss://, redis+sentinel://; see redkit.ParseURL) in place of $REDIS_URL; default redis://127.0.0.1:6379")
 	fs.DurationVar(&c.timeout, "timeout", timeout, "bound on the whole command")
-	fs.BoolVar(&c.json, "json", false, "print JSON instead of text")
+	fs.BoolVar(&c.json, "json", false, jsonHelp)
 }
 
-// config builds the Kit's Config: from --url when given, else from the
-// environment (redkit.ConfigFromEnv). Errors are configuration errors
-// (exit 2).
+// config builds the Kit's Config from the environment
+// (redkit.ConfigFromEnv), with --url in place of REDIS_URL, so the other
+// REDIS_* variables (credentials, TLS files, key prefix) apply to --url
+// too. Errors are configuration errors (exit 2).
 func (c *conn) config() (redkit.Config, error) {
 	if c.url == "" {
 		return redkit.ConfigFromEnv()
 	}
-	cfg, err := redkit.ParseURL(c.url)
-	if err != nil {
-		return redkit.Config{}, err
-	}
-	if v := os.Getenv("REDIS_KEY_PREFIX"); v != "" && cfg.KeyPrefix == "" {
-		cfg.KeyPrefix = v
-	}
-	return cfg, cfg.Validate()
+	old, had := os.LookupEnv("REDIS_URL")
+	os.Setenv("REDIS_URL", c.url)
+	defer func() {
+		if had {
+			os.Setenv("REDIS_URL", old)
+		} else {
+			os.Unsetenv("REDIS_URL")
+		}
+	}()
+	return redkit.ConfigFromEnv()
 }
 
 // open connects a Kit that fails fast: no connection retry, Open fails
@@ -200,4 +208,35 @@ func where(cfg redkit.Config) string {
 		return strings.Join(cfg.Addrs, ",")
 	}
 	return redkit.DefaultAddr
+}
+
+const versionUsage = `
+Usage: redkit version
+
+Prints the version of the redkit module the tool was built from ("(devel)"
+for a build from a source tree) and the Go version.
+`
+
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("version", versionUsage)
+	if code := fs.parse(args, stdout, stderr); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return fs.usageError(stderr, "unexpected argument %q", fs.Arg(0))
+	}
+	version, goVersion := "(unknown)", runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+		if bi.Main.Path == modulePath && bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		for _, d := range bi.Deps {
+			if d.Path == modulePath {
+				version = d.Version
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "redkit %s (%s)\n", version, goVersion)
+	return exitOK
 }

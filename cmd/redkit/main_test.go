@@ -44,6 +44,10 @@ func TestUsage(t *testing.T) {
 		{args: []string{"inspect", "--limit", "0"}, code: exitUsage, stderr: "--limit must be at least 1"},
 		{args: []string{"bench", "--rounds", "0"}, code: exitUsage, stderr: "--rounds must be at least 1"},
 		{args: []string{"bench", "extra"}, code: exitUsage, stderr: `unexpected argument "extra"`},
+		{args: []string{"bench", "--embedded", "--url", "redis://x"}, code: exitUsage, stderr: "exclude each other"},
+		{args: []string{"version"}, code: exitOK, stdout: "redkit "},
+		{args: []string{"--version"}, code: exitOK, stdout: "redkit "},
+		{args: []string{"version", "--help"}, code: exitOK, stdout: "Usage: redkit version"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, tc.args...)
