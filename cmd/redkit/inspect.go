@@ -174,7 +174,8 @@ func inspect(ctx context.Context, k *redkit.Kit, addr, prefix string, limit int)
 	if err != nil {
 		return nil, err
 	}
-	in := &Inspection{Prefix: prefix, Nodes: len(nodes)}
+	in := &Inspection{Prefix: prefix, Nodes: len(nodes), // lists as [], never null, in JSON
+		Locks: []LockInfo{}, Queues: []QueueInfo{}, Streams: []StreamInfo{}, Caches: []CacheInfo{}, Other: []OtherInfo{}}
 	var keys []keyInfo
 	match := redkit.EscapePattern(prefix) + "*"
 scan:
@@ -359,12 +360,14 @@ func summarise(ctx context.Context, k *redkit.Kit, in *Inspection, keys []keyInf
 				q.Dead = s.n
 			}
 		case "stream":
-			st := StreamInfo{Key: ki.key, Length: s.n}
+			st := StreamInfo{Key: ki.key, Length: s.n, Groups: []GroupInfo{}}
 			groups, err := streamGroups(ctx, k, ki.key)
 			if err != nil {
 				return err
 			}
-			st.Groups = groups
+			if groups != nil {
+				st.Groups = groups
+			}
 			in.Streams = append(in.Streams, st)
 		case "session":
 			if ki.part == "index" {
@@ -468,6 +471,10 @@ func printInspection(w io.Writer, in *Inspection) {
 		fmt.Fprint(w, " (stopped at --limit)")
 	}
 	fmt.Fprintln(w)
+	if in.Scanned == 0 {
+		fmt.Fprintln(w, "no keys under this prefix (is it the Kit's KeyPrefix? see --prefix)")
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	section := func(title, header string) {
 		tw.Flush()
