@@ -360,6 +360,7 @@ func checkEviction(ctx context.Context, n node) check {
 	if err != nil {
 		return configUnreadable("eviction", "maxmemory", err)
 	}
+	limit = humanBytes(limit)
 	const keep = "set maxmemory-policy noeviction on the Redis that holds locks, queues, streams and sessions " +
 		"(keep evictable caches on a separate Redis with allkeys-lru if you want them evicted), and size maxmemory so it is not reached"
 	switch {
@@ -379,7 +380,7 @@ func checkEviction(ctx context.Context, n node) check {
 			Advice: keep + "; volatile-* keeps keys without a TTL (jobs, fence counters, streams) but still evicts held locks"}
 	case strings.HasPrefix(policy, "volatile-"):
 		return check{Check: "eviction", Status: statusWarn,
-			Detail: fmt.Sprintf("maxmemory-policy %s (maxmemory %s) evicts keys with a TTL: held locks and semaphore permits (their keys carry the lock's TTL), sessions and cache entries; an evicted lock is free before its holder is done (fences still refuse the stale holder's writes)", policy, limit),
+			Detail: fmt.Sprintf("maxmemory-policy %s (maxmemory %s) evicts keys with a TTL: held locks and semaphore permits (their keys carry the lock's TTL), sessions and cache entries; an evicted lock is free before its holder is done (a store that checks fences still refuses the stale holder's writes)", policy, limit),
 			Advice: keep}
 	}
 	return check{Check: "eviction", Status: statusWarn, Detail: fmt.Sprintf("maxmemory-policy %s (maxmemory %s) is not one redkit knows", policy, limit), Advice: keep}
@@ -517,4 +518,19 @@ func netDialer(timeout time.Duration) net.Dialer { return net.Dialer{Timeout: ti
 
 func sortNodes(nodes []node) {
 	slices.SortFunc(nodes, func(a, b node) int { return strings.Compare(a.addr, b.addr) })
+}
+
+// humanBytes writes a byte count from CONFIG GET maxmemory in MiB or GiB
+// when it is a whole number of them.
+func humanBytes(s string) string {
+	n, err := strconv.ParseInt(s, 10, 64)
+	switch {
+	case err != nil || n == 0:
+		return s
+	case n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "gb"
+	case n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "mb"
+	}
+	return s
 }
