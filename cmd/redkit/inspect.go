@@ -31,8 +31,9 @@ and summarises them by capability:
 	caches    entries and side keys (tags, load locks, refresh metadata) per cache
 	other     the rest, by first key segment and type
 
-The prefix defaults to the Kit's key prefix (REDIS_KEY_PREFIX or the URL's
-key_prefix); an empty prefix inspects every key.
+The prefix is the Kit's Config.KeyPrefix exactly as configured ("app:",
+with its colon); it defaults to REDIS_KEY_PREFIX or the URL's key_prefix.
+An empty prefix inspects every key.
 
 Exit status: 0 ok, 1 failure (Redis unreachable), 2 usage error.
 `
@@ -141,6 +142,9 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 			p = *prefix
 		}
 	})
+	if p != "" && !strings.HasSuffix(p, ":") {
+		fmt.Fprintf(stderr, "redkit inspect: note: prefix %q has no trailing ':'; keys are read as written by a Kit with exactly this KeyPrefix\n", p)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	k, err := c.open(ctx, cfg)
@@ -498,7 +502,11 @@ func printInspection(w io.Writer, in *Inspection) {
 			if l.Fence > 0 {
 				fence = strconv.FormatInt(l.Fence, 10)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", l.Kind, l.Name, state, fence, ttl, l.Holders, l.Waiters)
+			holders := "-" // a mutex has one holder
+			if l.Kind != "lock" {
+				holders = strconv.FormatInt(l.Holders, 10)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", l.Kind, l.Name, state, fence, ttl, holders, l.Waiters)
 		}
 	}
 	if len(in.Queues) > 0 {
