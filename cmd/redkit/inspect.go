@@ -57,6 +57,7 @@ type LockInfo struct {
 	Kind    string `json:"kind"` // lock, rwlock, semaphore
 	Name    string `json:"name"`
 	Held    bool   `json:"held"`
+	State   string `json:"state"`             // free, held; for an RWMutex read-held or write-held
 	Holders int64  `json:"holders,omitempty"` // readers or permits held, for RWMutex and semaphores
 	Fence   int64  `json:"fence"`             // the counter: the last fence handed out; 0 = none yet
 	TTLMS   int64  `json:"ttl_ms"`            // the holder key's remaining TTL; -1 none, -2 not held
@@ -401,6 +402,15 @@ func summarise(ctx context.Context, k *redkit.Kit, in *Inspection, keys []keyInf
 		}
 	}
 	for _, l := range locks {
+		l.State = "free"
+		switch {
+		case l.Kind == "rwlock" && l.Holders > 0:
+			l.State = "read-held"
+		case l.Kind == "rwlock" && l.Held:
+			l.State = "write-held"
+		case l.Held:
+			l.State = "held"
+		}
 		in.Locks = append(in.Locks, *l)
 	}
 	slices.SortFunc(in.Locks, func(a, b LockInfo) int {
@@ -488,10 +498,7 @@ func printInspection(w io.Writer, in *Inspection) {
 	if len(in.Locks) > 0 {
 		section("LOCKS", "KIND\tNAME\tSTATE\tFENCE\tTTL\tHOLDERS\tWAITERS")
 		for _, l := range in.Locks {
-			state, ttl := "free", "-"
-			if l.Held {
-				state = "held"
-			}
+			ttl := "-"
 			switch {
 			case l.TTLMS >= 0:
 				ttl = (time.Duration(l.TTLMS) * time.Millisecond).String()
@@ -506,7 +513,7 @@ func printInspection(w io.Writer, in *Inspection) {
 			if l.Kind != "lock" {
 				holders = strconv.FormatInt(l.Holders, 10)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", l.Kind, l.Name, state, fence, ttl, holders, l.Waiters)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", l.Kind, l.Name, l.State, fence, ttl, holders, l.Waiters)
 		}
 	}
 	if len(in.Queues) > 0 {

@@ -40,6 +40,13 @@ func populate(t *testing.T, url string) {
 		t.Fatal(err)
 	}
 
+	if _, err := l.RWMutex("menu-doc").RLock(ctx, time.Minute, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Semaphore("ovens", 3).Acquire(ctx, time.Minute, nil); err != nil {
+		t.Fatal(err)
+	}
+
 	q := queue.NewPriority[string](k, "kitchen", nil)
 	for _, v := range []string{"margherita", "diavola"} {
 		if _, err := q.Push(ctx, v, 1); err != nil {
@@ -148,11 +155,17 @@ func checkInspection(t *testing.T, in *Inspection) {
 	for _, l := range in.Locks {
 		locks[l.Kind+":"+l.Name] = l
 	}
-	if l := locks["lock:orders"]; !l.Held || l.Fence <= 0 || l.TTLMS <= 0 || l.TTLMS > 60000 {
+	if l := locks["lock:orders"]; !l.Held || l.State != "held" || l.Fence <= 0 || l.TTLMS <= 0 || l.TTLMS > 60000 {
 		t.Errorf("lock orders: %+v (all: %+v)", l, in.Locks)
 	}
 	if l := locks["lock:free{1}"]; l.Held || l.Fence <= 0 || l.TTLMS != -2 {
 		t.Errorf("lock free{1}: %+v (all: %+v)", l, in.Locks)
+	}
+	if l := locks["rwlock:menu-doc"]; !l.Held || l.State != "read-held" || l.Holders != 1 || l.TTLMS <= 0 {
+		t.Errorf("rwlock menu-doc: %+v (all: %+v)", l, in.Locks)
+	}
+	if l := locks["semaphore:ovens"]; !l.Held || l.Holders != 1 || l.TTLMS <= 0 {
+		t.Errorf("semaphore ovens: %+v (all: %+v)", l, in.Locks)
 	}
 	if len(in.Queues) != 1 || in.Queues[0] != (QueueInfo{Name: "kitchen", Waiting: 1, InFlight: 1}) {
 		t.Errorf("queues: %+v", in.Queues)
