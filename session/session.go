@@ -1,0 +1,365 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/codec"
+	"github.com/redkit-go/redkit/internal/telemetry"
+)
+
+// Session is the session of one request, from Manager.Middleware (get it
+// with FromContext). It is loaded from Redis on first use, and what the
+// handler changed is saved when the response starts (before its headers
+// go out, so a new session's cookie can be set) and again when the handler
+// returns if it changed more after that. A request that never touches its
+// session costs no Redis call.
+//
+// A Session is safe for concurrent use by the goroutines of one request.
+// It keeps the request's context for the lazy load: do not use it after
+// the handler returned.
+type Session struct {
+	m   *Manager
+	ctx context.Context
+
+	mu       sync.Mutex
+	cookieID string // a well-formed ID from the request's cookie, or ""
+	loaded   bool
+	loadErr  error
+
+	id      string // the ID in Redis; "" while the session has none
+	stored  bool   // the hash exists in Redis (as far as this request knows)
+	created time.Time
+	user    string
+	values  map[string]string // name -> encoded value
+	changed map[string]bool   // names Put or Removed since the last save
+	userMod bool              // user changed since the last save
+	renewed bool              // RenewID took the data: write it under the new ID
+	ttlAt   time.Time         // when ttl was read or set
+	ttl     time.Duration     // the hash's TTL at ttlAt (-1: none)
+	cookie  cookieAction
+}
+
+type cookieAction uint8
+
+const (
+	cookieKeep   cookieAction = iota
+	cookieSet                 // send the (new) ID
+	cookieDelete              // expire the client's cookie
+)
+
+// load reads the session from Redis once. With s.mu held.
+func (s *Session) load() {
+	if s.loaded {
+		return
+	}
+	s.loaded = true
+	s.fresh()
+	if s.cookieID == "" {
+		return
+	}
+	m := s.m
+	key := m.sessionKey(s.cookieID)
+	res, err := m.k.DoMulti(s.ctx, m.k.B().Hgetall().Key(key).Build(), m.k.B().Pttl().Key(key).Build())
+	if err == nil {
+		err = res[0].Error()
+	}
+	if err != nil {
+		if errors.Is(redkit.Classify(err), redkit.ErrWrongType) {
+			s.corrupt(key, err)
+			return
+		}
+		s.loadErr = redkit.Wrap("session: load", "", err)
+		return
+	}
+	fields, err := res[0].AsStrMap()
+	if err != nil {
+		s.corrupt(key, err)
+		return
+	}
+	if len(fields) == 0 {
+		return // unknown, expired or forged: a new session, written only when something is Put
+	}
+	st, err := parseHash(fields)
+	if err != nil {
+		s.corrupt(key, err)
+		return
+	}
+	now := time.Now()
+	if now.Sub(st.created) >= m.opts.Lifetime {
+		// Past its absolute lifetime (the hash's TTL should have ended it;
+		// a clock step or a TTL set by hand may not have).
+		m.remove(s.ctx, s.cookieID, st.user)
+		return
+	}
+	ttl, err := res[1].AsInt64()
+	if err != nil {
+		ttl = -1
+	}
+	s.id, s.stored, s.created, s.user, s.values = s.cookieID, true, st.created, st.user, st.values
+	s.ttlAt, s.ttl = now, time.Duration(ttl)*time.Millisecond
+}
+
+// corrupt handles a hash that does not decode: logged (without the ID),
+// deleted so the ID stops working, and the request gets a fresh session.
+func (s *Session) corrupt(key string, err error) {
+	s.m.log.Warn("session: stored session does not decode; starting a fresh session",
+		"session.fp", fingerprint(s.cookieID), telemetry.KeyError, err)
+	s.m.k.Do(s.ctx, s.m.k.B().Del().Key(key).Build()) // best effort; it would expire anyway
+	s.fresh()
+}
+
+// fresh makes s an empty session with no ID.
+func (s *Session) fresh() {
+	s.id, s.stored, s.created, s.user = "", false, time.Time{}, ""
+	s.values = map[string]string{}
+	s.changed = map[string]bool{}
+	s.userMod, s.renewed = false, false
+}
+
+// Get returns the value stored under key in s, decoded as T with the
+// Kit's Format, and whether there was one. A value that does not decode
+// as T is logged and reported missing (it stays stored). A nil s, or a
+// session whose load failed (see Err), has no values.
+func Get[T any](s *Session, key string) (T, bool) {
+	var zero T
+	if s == nil {
+		return zero, false
+	}
+	s.mu.Lock()
+	s.load()
+	raw, ok := s.values[key]
+	s.mu.Unlock()
+	if !ok {
+		return zero, false
+	}
+	v, err := codec.Decode[T](s.m.format, unsafe.Slice(unsafe.StringData(raw), len(raw)))
+	if err != nil {
+		s.m.log.Warn("session: value does not decode; reported missing",
+			telemetry.KeyKey, key, "session.fp", fingerprint(s.cookieID), telemetry.KeyError, err)
+		return zero, false
+	}
+	return v, true
+}
+
+// Put stores v under key, encoded with the Kit's Format (as Get[T] reads
+// it back), to be saved with the response. Only the keys a request
+// changes are written, one hash field each: concurrent requests of one
+// session that Put different keys all persist; for the same key the last
+// save wins. A value the codec cannot encode is logged and not stored.
+// Put on a nil Session does nothing.
+func (s *Session) Put(key string, v any) {
+	if s == nil {
+		return
+	}
+	b, err := codec.EncodeValue(s.m.format, v)
+	if err != nil {
+		s.m.log.Error("session: value does not encode; not stored", telemetry.KeyKey, key, telemetry.KeyError, err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.load()
+	s.values[key] = unsafe.String(unsafe.SliceData(b), len(b))
+	s.changed[key] = true
+}
+
+// Remove deletes key from s (saved with the response).
+func (s *Session) Remove(key string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.load()
+	if _, ok := s.values[key]; ok || s.stored {
+		delete(s.values, key)
+		s.changed[key] = true
+	}
+}
+
+// ID returns the session's ID, or "" while it has none: a new session gets
+// its ID when it is first saved. Treat it as a secret (it is the
+// session); redkit never logs it.
+func (s *Session) ID() string {
+	if s == nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.load()
+	return s.id
+}
+
+// Err returns why the session could not be loaded (redkit.ErrUnavailable,
+// ctx's error...), or nil. A session that failed to load has no values and
+// is not saved, so that a request cannot overwrite data it did not see.
+func (s *Session) Err() error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.load()
+	return s.loadErr
+}
+
+// pendingLocked reports whether s has something to write.
+func (s *Session) pendingLocked() bool {
+	return len(s.changed) > 0 || s.userMod || s.renewed
+}
+
+// deadline returns the TTL a write at now gives the session: IdleTimeout,
+// cut to what is left of its Lifetime.
+func (s *Session) deadline(now time.Time) time.Duration {
+	o := &s.m.opts
+	return max(min(o.IdleTimeout, s.created.Add(o.Lifetime).Sub(now)), time.Millisecond)
+}
+
+// saveLocked writes what changed, or refreshes the idle deadline when
+// enough of it has passed. With s.mu held.
+func (s *Session) saveLocked(ctx context.Context) error {
+	if !s.loaded {
+		return nil
+	}
+	if s.loadErr != nil {
+		if s.pendingLocked() {
+			return errors.New("session: changes not saved: the session did not load: " + s.loadErr.Error())
+		}
+		return nil
+	}
+	now := time.Now()
+	if !s.pendingLocked() {
+		if s.stored {
+			return s.refreshLocked(ctx, now)
+		}
+		return nil
+	}
+	m := s.m
+	mode := "x"
+	if !s.stored {
+		mode = "n"
+		if s.id == "" {
+			s.id = newID()
+		}
+		if s.created.IsZero() {
+			s.created = now
+		}
+		s.cookie = cookieSet
+	}
+	ttl := s.deadline(now)
+	args := make([]string, 3, 3+2*len(s.values)+4)
+	args[0], args[1] = mode, strconv.FormatInt(ttl.Milliseconds(), 10)
+	var dels []string
+	n := 0
+	if mode == "n" {
+		args = append(args, fieldCreated, strconv.FormatInt(s.created.UnixMilli(), 10))
+		n++
+		if s.user != "" {
+			args = append(args, fieldUser, s.user)
+			n++
+		}
+		for k, v := range s.values {
+			args = append(args, valuePrefix+k, v)
+			n++
+		}
+	} else {
+		if s.userMod {
+			if s.user != "" {
+				args = append(args, fieldUser, s.user)
+				n++
+			} else {
+				dels = append(dels, fieldUser)
+			}
+		}
+		for k := range s.changed {
+			if v, ok := s.values[k]; ok {
+				args = append(args, valuePrefix+k, v)
+				n++
+			} else {
+				dels = append(dels, valuePrefix+k)
+			}
+		}
+	}
+	args[2] = strconv.Itoa(n)
+	args = append(args, dels...)
+	key := m.sessionKey(s.id)
+	written, err := m.k.Exec(ctx, commitScript, []string{key}, args)
+	if err != nil {
+		if mode == "n" && !s.renewed {
+			s.id = "" // nothing was stored under it
+		}
+		return redkit.Wrap("session: save", "", err)
+	}
+	if w, _ := written.AsInt64(); w == 0 {
+		// Destroyed (DestroyUser, another request's Destroy or RenewID) or
+		// expired while this request ran: its changes must not bring it
+		// back, least of all logged in.
+		m.log.Info("session: ended while a request ran; its changes were dropped", "session.fp", fingerprint(s.id))
+		s.fresh()
+		s.cookie = cookieDelete
+		return nil
+	}
+	s.stored, s.renewed, s.userMod = true, false, false
+	clear(s.changed)
+	s.ttlAt, s.ttl = now, ttl
+	if s.user != "" {
+		return m.index(ctx, s.user, s.id, now.Add(ttl), now)
+	}
+	return nil
+}
+
+// refreshLocked pushes the idle deadline back when a tenth of IdleTimeout
+// (or more) has passed since it was last set, so a busy session is not
+// rewritten on every request: one PEXPIRE (and, for a session with a
+// user, one index update) every IdleTimeout/10 at most.
+func (s *Session) refreshLocked(ctx context.Context, now time.Time) error {
+	m := s.m
+	want := s.deadline(now)
+	left := s.ttl - now.Sub(s.ttlAt)
+	if s.ttl >= 0 && want-left < m.opts.IdleTimeout/10 {
+		return nil
+	}
+	ok, err := m.k.Do(ctx, m.k.B().Pexpire().Key(m.sessionKey(s.id)).Milliseconds(want.Milliseconds()).Build())
+	if err != nil {
+		return redkit.Wrap("session: refresh", "", err)
+	}
+	s.ttlAt, s.ttl = now, want
+	if set, _ := ok.AsInt64(); set == 1 && s.user != "" {
+		return m.index(ctx, s.user, s.id, now.Add(want), now)
+	}
+	return nil
+}
+
+// flush saves the session when the response starts (h is its header, to
+// which a cookie is added) or when the handler returned (h nil if the
+// response had started: too late for a cookie).
+func (s *Session) flush(h http.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.saveLocked(s.ctx); err != nil {
+		s.m.log.Error("session: save failed", "session.fp", fingerprint(s.id), telemetry.KeyError, err)
+	}
+	switch {
+	case s.cookie == cookieKeep:
+	case h != nil:
+		c := s.m.cookie(s.id)
+		if s.cookie == cookieDelete {
+			c.Value, c.MaxAge = "", -1
+		}
+		h.Add("Set-Cookie", c.String())
+		h.Add("Vary", "Cookie")
+		h.Add("Cache-Control", `no-cache="Set-Cookie"`)
+		s.cookie = cookieKeep
+	case s.cookie == cookieSet:
+		s.m.log.Warn("session: new session ID saved after the response started; the client did not get its cookie (Put, RenewID or SetUser before writing the response)",
+			"session.fp", fingerprint(s.id))
+		s.cookie = cookieKeep
+	}
+}
