@@ -14,6 +14,7 @@ import (
 //
 //	_c     creation time, unix milliseconds (for Lifetime)
 //	_u     the user ID given to SetUser, if any
+//	_i     the session's score in its user's index, unix milliseconds
 //	.name  the value Put under name, encoded with the Kit's Format
 //
 // One field per value is what lets two concurrent requests that write
@@ -23,6 +24,7 @@ import (
 const (
 	fieldCreated = "_c"
 	fieldUser    = "_u"
+	fieldIndexed = "_i"
 	valuePrefix  = "."
 )
 
@@ -30,6 +32,7 @@ const (
 type stored struct {
 	created time.Time
 	user    string
+	indexed time.Time         // zero: not indexed (or unreadable: index again)
 	values  map[string]string // name -> encoded value
 }
 
@@ -52,6 +55,10 @@ func parseHash(fields map[string]string) (stored, error) {
 			st.created, seenCreated = time.UnixMilli(ms), true
 		case f == fieldUser:
 			st.user = v
+		case f == fieldIndexed:
+			if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
+				st.indexed = time.UnixMilli(ms)
+			}
 		case strings.HasPrefix(f, "_"):
 			// A later version's metadata.
 		default:

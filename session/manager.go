@@ -220,7 +220,7 @@ func (m *Manager) RenewID(ctx context.Context) error {
 	if !s.userMod {
 		s.user = st.user
 	}
-	s.values, s.created = st.values, st.created
+	s.values, s.created, s.indexed = st.values, st.created, time.Time{}
 	s.id, s.stored, s.renewed = newID(), false, true
 	err = s.saveLocked(ctx)
 	if st.user != "" {
@@ -297,13 +297,7 @@ func (m *Manager) SetUser(ctx context.Context, userID string) error {
 	}
 	defer s.mu.Unlock()
 	old := s.user
-	if old != userID {
-		s.user, s.userMod = userID, true
-	} else if s.stored {
-		// Already this user's: make sure the index has it.
-		now := time.Now()
-		return redkit.Wrap(op, userID, m.index(ctx, userID, s.id, now.Add(s.deadline(now)), now))
-	}
+	s.user, s.userMod = userID, true // written (and indexed) even if unchanged
 	if err := s.saveLocked(ctx); err != nil {
 		return redkit.Wrap(op, userID, err)
 	}
@@ -350,7 +344,7 @@ func (m *Manager) UserSessions(ctx context.Context, userID string) ([]string, er
 	// DestroyUser): check each, and drop the dead.
 	cmds := make([]rueidis.Completed, len(ids))
 	for i, id := range ids {
-		cmds[i] = m.k.B().Exists().Key(m.sessionKey(id)).Build()
+		cmds[i] = m.k.B().Hexists().Key(m.sessionKey(id)).Field(fieldCreated).Build()
 	}
 	res, err := m.k.DoMulti(ctx, cmds...)
 	if err != nil {

@@ -9,8 +9,6 @@ import (
 // The scripts run with EVALSHA, falling back to EVAL on NOSCRIPT
 // (rueidis.Lua). Each touches one key, so they run on a cluster.
 var (
-	//go:embed commit.lua
-	commitLua string
 	//go:embed take.lua
 	takeLua string
 	//go:embed index.lua
@@ -29,7 +27,6 @@ const (
 )
 
 var (
-	commitScript    = rueidis.NewLuaScript(adds + commitLua)
 	takeScript      = rueidis.NewLuaScript(shrink + takeLua)
 	indexScript     = rueidis.NewLuaScript(adds + indexLua)
 	listScript      = rueidis.NewLuaScript(shrink + listLua)

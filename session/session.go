@@ -9,6 +9,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/redis/rueidis"
+
 	"github.com/redkit-go/redkit"
 	"github.com/redkit-go/redkit/codec"
 	"github.com/redkit-go/redkit/internal/telemetry"
@@ -37,6 +39,7 @@ type Session struct {
 	stored  bool   // the hash exists in Redis (as far as this request knows)
 	created time.Time
 	user    string
+	indexed time.Time         // the session's score in its user's index
 	values  map[string]string // name -> encoded value
 	changed map[string]bool   // names Put or Removed since the last save
 	userMod bool              // user changed since the last save
@@ -87,6 +90,12 @@ func (s *Session) load() {
 		return // unknown, expired or forged: a new session, written only when something is Put
 	}
 	st, err := parseHash(fields)
+	if errors.Is(err, errNoCreated) {
+		// What a save racing Destroy leaves behind: not a session.
+		m.log.Debug("session: leftover of an ended session deleted", "session.fp", fingerprint(s.cookieID))
+		m.k.Do(s.ctx, m.k.B().Del().Key(key).Build())
+		return
+	}
 	if err != nil {
 		s.corrupt(key, err)
 		return
@@ -102,7 +111,7 @@ func (s *Session) load() {
 	if err != nil {
 		ttl = -1
 	}
-	s.id, s.stored, s.created, s.user, s.values = s.cookieID, true, st.created, st.user, st.values
+	s.id, s.stored, s.created, s.user, s.indexed, s.values = s.cookieID, true, st.created, st.user, st.indexed, st.values
 	s.ttlAt, s.ttl = now, time.Duration(ttl)*time.Millisecond
 }
 
@@ -117,7 +126,7 @@ func (s *Session) corrupt(key string, err error) {
 
 // fresh makes s an empty session with no ID.
 func (s *Session) fresh() {
-	s.id, s.stored, s.created, s.user = "", false, time.Time{}, ""
+	s.id, s.stored, s.created, s.user, s.indexed = "", false, time.Time{}, "", time.Time{}
 	s.values = map[string]string{}
 	s.changed = map[string]bool{}
 	s.userMod, s.renewed = false, false
@@ -224,6 +233,15 @@ func (s *Session) deadline(now time.Time) time.Duration {
 
 // saveLocked writes what changed, or refreshes the idle deadline when
 // enough of it has passed. With s.mu held.
+//
+// The write of a session loaded from Redis is one pipeline, not a script
+// (a script costs Redis several times more CPU, which the bench/ session
+// rows pay for): HEXISTS of the creation time, HSET of the changed
+// fields, HDEL of the removed ones, PEXPIRE. If the session was destroyed
+// or expired meanwhile, the HSET leaves a hash without a creation time,
+// which no load accepts as a session (it is deleted, and it has a TTL
+// anyway): a destroyed session never comes back. A new session is written
+// in MULTI/EXEC, so it never exists without its TTL.
 func (s *Session) saveLocked(ctx context.Context) error {
 	if !s.loaded {
 		return nil
@@ -242,76 +260,98 @@ func (s *Session) saveLocked(ctx context.Context) error {
 		return nil
 	}
 	m := s.m
-	mode := "x"
-	if !s.stored {
-		mode = "n"
+	isNew := !s.stored
+	if isNew {
 		if s.id == "" {
 			s.id = newID()
 		}
 		if s.created.IsZero() {
 			s.created = now
 		}
-		s.cookie = cookieSet
 	}
 	ttl := s.deadline(now)
-	args := make([]string, 3, 3+2*len(s.values)+4)
-	args[0], args[1] = mode, strconv.FormatInt(ttl.Milliseconds(), 10)
-	var dels []string
-	n := 0
-	if mode == "n" {
-		args = append(args, fieldCreated, strconv.FormatInt(s.created.UnixMilli(), 10))
-		n++
-		if s.user != "" {
-			args = append(args, fieldUser, s.user)
-			n++
+	indexed := false
+	if s.user != "" && (isNew || s.userMod || s.indexed.Before(now.Add(ttl))) {
+		score := now.Add(ttl + m.opts.IdleTimeout/10)
+		if err := m.index(ctx, s.user, s.id, score, now); err != nil {
+			if isNew && !s.renewed {
+				s.id = ""
+			}
+			return err
 		}
+		s.indexed, indexed = score, true
+	}
+	key := m.sessionKey(s.id)
+	b := m.k.B()
+	hset := b.Hset().Key(key).FieldValue()
+	nset := 0
+	add := func(f, v string) { hset = hset.FieldValue(f, v); nset++ }
+	var dels []string
+	if isNew {
+		add(fieldCreated, strconv.FormatInt(s.created.UnixMilli(), 10))
 		for k, v := range s.values {
-			args = append(args, valuePrefix+k, v)
-			n++
+			add(valuePrefix+k, v)
 		}
 	} else {
-		if s.userMod {
-			if s.user != "" {
-				args = append(args, fieldUser, s.user)
-				n++
-			} else {
-				dels = append(dels, fieldUser)
-			}
-		}
 		for k := range s.changed {
 			if v, ok := s.values[k]; ok {
-				args = append(args, valuePrefix+k, v)
-				n++
+				add(valuePrefix+k, v)
 			} else {
 				dels = append(dels, valuePrefix+k)
 			}
 		}
 	}
-	args[2] = strconv.Itoa(n)
-	args = append(args, dels...)
-	key := m.sessionKey(s.id)
-	written, err := m.k.Exec(ctx, commitScript, []string{key}, args)
+	if s.user != "" && (isNew || s.userMod) {
+		add(fieldUser, s.user)
+	}
+	if indexed {
+		add(fieldIndexed, strconv.FormatInt(s.indexed.UnixMilli(), 10))
+	}
+	pexpire := b.Pexpire().Key(key).Milliseconds(ttl.Milliseconds()).Build()
+	var cmds []rueidis.Completed
+	if isNew {
+		cmds = []rueidis.Completed{b.Multi().Build(), hset.Build(), pexpire, b.Exec().Build()}
+	} else {
+		cmds = append(make([]rueidis.Completed, 0, 4), b.Hexists().Key(key).Field(fieldCreated).Build())
+		if nset > 0 {
+			cmds = append(cmds, hset.Build())
+		}
+		if len(dels) > 0 {
+			cmds = append(cmds, b.Hdel().Key(key).Field(dels...).Build())
+		}
+		cmds = append(cmds, pexpire)
+	}
+	res, err := m.k.DoMulti(ctx, cmds...)
+	if err == nil {
+		for _, r := range res {
+			if err = r.Error(); err != nil {
+				break
+			}
+		}
+	}
 	if err != nil {
-		if mode == "n" && !s.renewed {
+		if isNew && !s.renewed {
 			s.id = "" // nothing was stored under it
 		}
 		return redkit.Wrap("session: save", "", err)
 	}
-	if w, _ := written.AsInt64(); w == 0 {
-		// Destroyed (DestroyUser, another request's Destroy or RenewID) or
-		// expired while this request ran: its changes must not bring it
-		// back, least of all logged in.
-		m.log.Info("session: ended while a request ran; its changes were dropped", "session.fp", fingerprint(s.id))
-		s.fresh()
-		s.cookie = cookieDelete
-		return nil
+	if !isNew {
+		if there, _ := res[0].AsInt64(); there == 0 {
+			// Destroyed (DestroyUser, another request's Destroy or RenewID)
+			// or expired while this request ran: its changes must not bring
+			// it back, least of all logged in.
+			m.k.Do(ctx, b.Del().Key(key).Build()) // what the HSET left; it has a TTL anyway
+			m.log.Info("session: ended while a request ran; its changes were dropped", "session.fp", fingerprint(s.id))
+			s.fresh()
+			s.cookie = cookieDelete
+			return nil
+		}
+	} else {
+		s.cookie = cookieSet
 	}
 	s.stored, s.renewed, s.userMod = true, false, false
 	clear(s.changed)
 	s.ttlAt, s.ttl = now, ttl
-	if s.user != "" {
-		return m.index(ctx, s.user, s.id, now.Add(ttl), now)
-	}
 	return nil
 }
 
@@ -323,17 +363,43 @@ func (s *Session) refreshLocked(ctx context.Context, now time.Time) error {
 	m := s.m
 	want := s.deadline(now)
 	left := s.ttl - now.Sub(s.ttlAt)
-	if s.ttl >= 0 && want-left < m.opts.IdleTimeout/10 {
+	due := s.ttl < 0 || want-left >= m.opts.IdleTimeout/10
+	reindex := s.user != "" && s.indexed.Before(now.Add(want))
+	if !due && !reindex {
 		return nil
 	}
-	ok, err := m.k.Do(ctx, m.k.B().Pexpire().Key(m.sessionKey(s.id)).Milliseconds(want.Milliseconds()).Build())
+	key := m.sessionKey(s.id)
+	b := m.k.B()
+	pexpire := b.Pexpire().Key(key).Milliseconds(want.Milliseconds()).Build()
+	if !reindex {
+		if _, err := m.k.Do(ctx, pexpire); err != nil { // a no-op if the session is gone
+			return redkit.Wrap("session: refresh", "", err)
+		}
+		s.ttlAt, s.ttl = now, want
+		return nil
+	}
+	score := now.Add(want + m.opts.IdleTimeout/10)
+	if err := m.index(ctx, s.user, s.id, score, now); err != nil {
+		return err
+	}
+	res, err := m.k.DoMulti(ctx, b.Hexists().Key(key).Field(fieldCreated).Build(),
+		b.Hset().Key(key).FieldValue().FieldValue(fieldIndexed, strconv.FormatInt(score.UnixMilli(), 10)).Build(), pexpire)
+	if err == nil {
+		for _, r := range res {
+			if err = r.Error(); err != nil {
+				break
+			}
+		}
+	}
 	if err != nil {
 		return redkit.Wrap("session: refresh", "", err)
 	}
-	s.ttlAt, s.ttl = now, want
-	if set, _ := ok.AsInt64(); set == 1 && s.user != "" {
-		return m.index(ctx, s.user, s.id, now.Add(want), now)
+	if there, _ := res[0].AsInt64(); there == 0 {
+		m.k.Do(ctx, b.Del().Key(key).Build())
+		s.fresh()
+		return nil
 	}
+	s.indexed, s.ttlAt, s.ttl = score, now, want
 	return nil
 }
 
