@@ -9,6 +9,7 @@ import (
 
 	"github.com/alexedwards/scs/goredisstore"
 	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/boj/redistore"
 
 	"github.com/redkit-go/redkit"
@@ -134,6 +135,9 @@ func runSession(env *Env) (*Section, error) {
 	}
 	cl.add(func() { gr.Close() })
 	sm := scs.New()
+	// scs.New starts a memstore with a cleanup goroutine; stop it at the
+	// end (by then it has started: StopCleanup before that does nothing).
+	cl.add(sm.Store.(*memstore.MemStore).StopCleanup)
 	sm.Store = goredisstore.NewWithPrefix(gr, prefix+"scs:")
 	sc := &sessionContender{name: "scs + goredisstore",
 		write: sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -247,8 +251,8 @@ func runSession(env *Env) (*Section, error) {
 		Intro: "One HTTP request through each library's middleware, served in process (`ServeHTTP` on a " +
 			"discarding ResponseWriter, so no network stack), each goroutine with a session of its own " +
 			"(user ID, a two-item cart, a counter). redkit: `session.Manager.Middleware`, its defaults " +
-			"(one hash per session: HGETALL+PTTL in one round trip to load, one script writing only the " +
-			"changed field and the idle TTL to save; a read-only request writes nothing). scs v2.9.0 with " +
+			"(one hash per session: HGETALL+PTTL in one round trip to load, one pipeline to save: HEXISTS, " +
+			"HSET of the changed field only, PEXPIRE; a read-only request writes nothing). scs v2.9.0 with " +
 			"`github.com/alexedwards/scs/goredisstore` on go-redis v9, its defaults (gob blob: GET to load, " +
 			"SET PXAT of the whole session to save). gorilla/sessions v1.4.0 with boj/redistore v1.4.1 " +
 			"(redigo pool with its PING on borrow, gob blob, HMAC-signed cookie; SETEX of the whole session).",

@@ -76,6 +76,8 @@ func FuzzStoredData(f *testing.F) {
 	f.Add("_c", "nope", ".a", "x")
 	f.Add("zz", "1", ".a", "x")
 	f.Add("_u", "alice", "_c", "1700000000000")
+	f.Add("_i", "x", "_c", "1700000000000")
+	f.Add("_c", "1700000000000", "_i", "99999999999999999999")
 	f.Add(".m", "[1,2", "_c", "1700000000000")
 	f.Fuzz(func(t *testing.T, f1, v1, f2, v2 string) {
 		ctx := context.Background()

@@ -409,7 +409,9 @@ func (s *Session) refreshLocked(ctx context.Context, now time.Time) error {
 func (s *Session) flush(h http.Header) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.saveLocked(s.ctx); err != nil {
+	// A client that went away does not undo what its handler did: the
+	// save is bounded by the Kit's CommandTimeout, not the request.
+	if err := s.saveLocked(context.WithoutCancel(s.ctx)); err != nil {
 		s.m.log.Error("session: save failed", "session.fp", fingerprint(s.id), telemetry.KeyError, err)
 	}
 	switch {

@@ -97,6 +97,7 @@ var scenarios = []struct {
 	{"ForgedCookie", testForgedCookie},
 	{"Store", testStore},
 	{"NoResurrect", testNoResurrect},
+	{"RefreshEconomy", testRefreshEconomy},
 }
 
 func TestSingle(t *testing.T) {
@@ -540,4 +541,33 @@ func testNoResurrect(t *testing.T, b backend) {
 		t.Fatalf("UserSessions = %d, %v", len(ids), err)
 	}
 	waitUntil(t, "no keys left", func() bool { return len(e.keys()) == 0 })
+}
+
+// A read-only request refreshes the idle deadline only once a tenth of
+// IdleTimeout has passed since it was last set.
+func testRefreshEconomy(t *testing.T, b backend) {
+	e := newEnv(t, b, &session.Options{IdleTimeout: 10 * time.Second})
+	br := newBrowser(t, e.srv)
+	br.get(put("a", "1"))
+	key := e.sessionKey(br.cookie())
+	pttl := func() int64 {
+		v, err := e.k.Do(t.Context(), e.k.B().Pttl().Key(key).Build())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := v.AsInt64()
+		return n
+	}
+	time.Sleep(100 * time.Millisecond)
+	before := pttl()
+	br.get(get("a"))
+	if after := pttl(); after > before {
+		t.Fatalf("a read right after a write moved the deadline (PTTL %d -> %d ms)", before, after)
+	}
+	time.Sleep(1100 * time.Millisecond) // past IdleTimeout/10
+	before = pttl()
+	br.get(get("a"))
+	if after := pttl(); after <= before {
+		t.Fatalf("a read after IdleTimeout/10 did not move the deadline (PTTL %d -> %d ms)", before, after)
+	}
 }
