@@ -98,6 +98,7 @@ var scenarios = []struct {
 	{"Store", testStore},
 	{"NoResurrect", testNoResurrect},
 	{"RefreshEconomy", testRefreshEconomy},
+	{"UserChangeAndRacingRenew", testUserChangeAndRacingRenew},
 }
 
 func TestSingle(t *testing.T) {
@@ -569,5 +570,64 @@ func testRefreshEconomy(t *testing.T, b backend) {
 	br.get(get("a"))
 	if after := pttl(); after <= before {
 		t.Fatalf("a read after IdleTimeout/10 did not move the deadline (PTTL %d -> %d ms)", before, after)
+	}
+}
+
+// SetUser of another user moves the session between the indexes;
+// concurrent RenewIDs of one session leave it under at most one new ID.
+func testUserChangeAndRacingRenew(t *testing.T, b backend) {
+	e := newEnv(t, b, nil)
+	br := newBrowser(t, e.srv)
+	br.get("/login?user=gina")
+	br.get("/login?user=hank")
+	count := func(user string) int {
+		ids, err := e.m.UserSessions(t.Context(), user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ids)
+	}
+	if g, h := count("gina"), count("hank"); g != 0 || h != 1 {
+		t.Fatalf("after a change of user: gina %d, hank %d sessions; want 0, 1", g, h)
+	}
+	br.get(put("a", "1"))
+	id := br.cookie()
+
+	// Two requests of the same session renew at once.
+	renew := e.m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := e.m.RenewID(r.Context()); err != nil {
+			t.Error(err)
+		}
+	}))
+	var wg sync.WaitGroup
+	newIDs := make([]string, 4)
+	for i := range newIDs {
+		wg.Go(func() {
+			req := httptest.NewRequest("GET", "/", nil)
+			req.AddCookie(&http.Cookie{Name: session.DefaultCookieName, Value: id})
+			rec := httptest.NewRecorder()
+			renew.ServeHTTP(rec, req)
+			for _, c := range rec.Result().Cookies() {
+				if c.Value != "" {
+					newIDs[i] = c.Value
+				}
+			}
+		})
+	}
+	wg.Wait()
+	live := 0
+	for _, n := range newIDs {
+		if n != "" && e.exists(e.sessionKey(n)) {
+			live++
+		}
+	}
+	if live > 1 {
+		t.Fatalf("%d copies of the session after racing RenewIDs; want at most 1", live)
+	}
+	if e.exists(e.sessionKey(id)) {
+		t.Fatal("the old ID survived RenewID")
+	}
+	if n := count("hank"); n != live {
+		t.Fatalf("hank's index has %d sessions; %d live", n, live)
 	}
 }
