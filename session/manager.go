@@ -13,6 +13,7 @@ import (
 	"github.com/redkit-go/redkit"
 	"github.com/redkit-go/redkit/codec"
 	"github.com/redkit-go/redkit/internal/engine"
+	"github.com/redkit-go/redkit/internal/telemetry"
 )
 
 // ErrNoSession is returned by the Manager's calls when ctx carries no
@@ -198,8 +199,8 @@ func (m *Manager) RenewID(ctx context.Context) error {
 		st, err = parseHash(fields)
 	}
 	if err != nil || len(fields) == 0 {
-		if err != nil {
-			m.log.Warn("session: stored session does not decode; starting a fresh session", "session.fp", fingerprint(old), "error", err)
+		if err != nil && !errors.Is(err, errNoCreated) {
+			m.log.Warn("session: stored session does not decode; starting a fresh session", "session.fp", fingerprint(old), telemetry.KeyError, err)
 		}
 		if oldUser != "" {
 			m.k.Do(ctx, m.k.B().Zrem().Key(m.userKey(oldUser)).Member(old).Build())
