@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/alexedwards/scs/v2"
-	"github.com/alexedwards/scs/v2/memstore"
 
 	"github.com/redkit-go/redkit/session"
 	"github.com/redkit-go/redkit/session/sessiontest"
@@ -50,10 +49,4 @@ func testStore(t *testing.T, b backend) {
 			t.Fatalf("All = %d sessions, %v; want 1 (the renewed one)", len(all), err)
 		}
 	})
-}
-
-// The same suite on scs's memstore: what the suite asks is what scs's own
-// reference store does.
-func TestMemstoreConformance(t *testing.T) {
-	sessiontest.Run(t, func(t *testing.T) scs.Store { return memstore.NewWithCleanupInterval(0) })
 }
