@@ -29,6 +29,7 @@ type Manager struct {
 	opts   Options
 	format codec.Format
 	log    *slog.Logger
+	tel    *telemetry.T
 }
 
 // NewManager returns a Manager on k. It panics if k is nil or
@@ -40,8 +41,9 @@ func NewManager(k *redkit.Kit, opts *Options) *Manager {
 	if err := opts.Validate(); err != nil {
 		panic(err)
 	}
-	n := opts.normalize(engine.HooksOf(k.Client()).Tel.Logger)
-	return &Manager{k: k, opts: n, format: k.Format(), log: n.Logger}
+	tel := engine.HooksOf(k.Client()).Tel
+	n := opts.normalize(tel.Logger)
+	return &Manager{k: k, opts: n, format: k.Format(), log: n.Logger, tel: tel}
 }
 
 // sessionKey is the hash of session id: its hash tag is the ID, so on a
@@ -171,8 +173,10 @@ func session(ctx context.Context, op string) (*Session, error) {
 // response. A session not yet in Redis just gets a new ID when saved.
 //
 // Errors: ErrNoSession; redkit.ErrUnavailable, ctx's error (from Redis).
-func (m *Manager) RenewID(ctx context.Context) error {
+func (m *Manager) RenewID(ctx context.Context) (err error) {
 	const op = "session: renew id"
+	ctx, sp := m.tel.Start(ctx, "session.renew_id", "")
+	defer func() { telemetry.End(sp, err) }()
 	s, err := session(ctx, op)
 	if err != nil {
 		return err
@@ -381,8 +385,10 @@ func (m *Manager) UserSessions(ctx context.Context, userID string) ([]string, er
 //
 // Errors: redkit.ErrEmptyKey for an empty userID; redkit.ErrUnavailable,
 // ctx's error; on error some sessions may be ended.
-func (m *Manager) DestroyUser(ctx context.Context, userID string) (int64, error) {
+func (m *Manager) DestroyUser(ctx context.Context, userID string) (n int64, err error) {
 	const op = "session: destroy user"
+	ctx, sp := m.tel.Start(ctx, "session.destroy_user", m.userKey(userID))
+	defer func() { telemetry.End(sp, err) }()
 	if userID == "" {
 		return 0, redkit.Wrap(op, "", redkit.ErrEmptyKey)
 	}
@@ -402,7 +408,6 @@ func (m *Manager) DestroyUser(ctx context.Context, userID string) (int64, error)
 	if err != nil {
 		return 0, redkit.Wrap(op, userID, err)
 	}
-	var n int64
 	var firstErr error
 	for _, r := range res {
 		d, err := r.AsInt64()

@@ -69,7 +69,9 @@ func (s *Session) load() {
 	}
 	m := s.m
 	key := m.sessionKey(s.cookieID)
-	res, err := m.k.DoMulti(s.ctx, m.k.B().Hgetall().Key(key).Build(), m.k.B().Pttl().Key(key).Build())
+	ctx, sp := m.tel.Start(s.ctx, "session.load", "") // no key: it holds the ID
+	res, err := m.k.DoMulti(ctx, m.k.B().Hgetall().Key(key).Build(), m.k.B().Pttl().Key(key).Build())
+	telemetry.End(sp, err)
 	if err == nil {
 		err = res[0].Error()
 	}
@@ -411,7 +413,10 @@ func (s *Session) flush(h http.Header) {
 	defer s.mu.Unlock()
 	// A client that went away does not undo what its handler did: the
 	// save is bounded by the Kit's CommandTimeout, not the request.
-	if err := s.saveLocked(context.WithoutCancel(s.ctx)); err != nil {
+	ctx, sp := s.m.tel.Start(context.WithoutCancel(s.ctx), "session.save", "")
+	err := s.saveLocked(ctx)
+	telemetry.End(sp, err)
+	if err != nil {
 		s.m.log.Error("session: save failed", "session.fp", fingerprint(s.id), telemetry.KeyError, err)
 	}
 	switch {
