@@ -24,7 +24,11 @@
 // and sessions spread over all. A user's index ("<prefix>session:user:
 // {<user>}", a sorted set of session IDs scored by deadline) lives in the
 // user's slot; it is pruned as it is read and written, and expires with
-// the user's last session.
+// the user's last session. Its scores run IdleTimeout/10 past each
+// session's deadline, so that it is updated at most that often and never
+// drops a live session; UserSessions checks each entry against its
+// session. A save never brings back a session that was destroyed while
+// the request ran (see Middleware).
 //
 // # Security
 //

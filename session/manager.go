@@ -86,7 +86,9 @@ func FromContext(ctx context.Context) *Session {
 // and nothing is written to Redis unless the handler stores something.
 // Stored data that does not decode is logged and replaced by a new
 // session; it never fails the request. A save that fails is logged
-// (Session.Err reports a failed load to the handler).
+// (Session.Err reports a failed load to the handler). The changes of a
+// request whose session was destroyed (Destroy, DestroyUser, RenewID) or
+// expired while it ran are dropped: a session never comes back.
 //
 // The ResponseWriter passed on supports http.Flusher and Unwrap (for
 // http.ResponseController).
