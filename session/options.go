@@ -57,7 +57,9 @@ type Options struct {
 // session; the server enforces IdleTimeout and Lifetime).
 type CookieOptions struct {
 	// Name, Path and Domain of the cookie; defaults "session", "/" and ""
-	// (the host that set it, and no other).
+	// (the host that set it, and no other). A name starting with "__Host-"
+	// (OWASP's advice: the browser then refuses the cookie from any other
+	// host or over plain HTTP) needs Path "/" and no Domain.
 	Name, Path, Domain string
 	// Insecure drops the Secure attribute, so that the cookie travels over
 	// plain HTTP. Set it only for local development without TLS.
@@ -90,6 +92,12 @@ func (o *Options) Validate() error {
 	}
 	if ck.SameSite < 0 || ck.SameSite > http.SameSiteNoneMode {
 		c.Add("Cookie.SameSite", "must be an http.SameSite value (got %d)", int(ck.SameSite))
+	}
+	switch {
+	case strings.HasPrefix(ck.Name, "__Host-") && (ck.Insecure || ck.Domain != "" || (ck.Path != "" && ck.Path != "/")):
+		c.Add("Cookie.Name", "%q: browsers accept a __Host- cookie only when Secure, with Path / and no Domain", ck.Name)
+	case strings.HasPrefix(ck.Name, "__Secure-") && ck.Insecure:
+		c.Add("Cookie.Name", "%q: browsers accept a __Secure- cookie only when Secure (Insecure is set)", ck.Name)
 	}
 	if ck.SameSite == http.SameSiteNoneMode && ck.Insecure {
 		c.Add("Cookie.SameSite", "SameSiteNoneMode needs a Secure cookie: browsers reject it with Insecure set")

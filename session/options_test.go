@@ -20,7 +20,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"nil", nil, nil},
 		{"zero", &session.Options{}, nil},
 		{"set", &session.Options{IdleTimeout: time.Minute, Lifetime: time.Hour, Cookie: session.CookieOptions{
-			Name: "__Host-sid", Path: "/app", Domain: "example.com", SameSite: http.SameSiteStrictMode}}, nil},
+			Name: "sid", Path: "/app", Domain: "example.com", SameSite: http.SameSiteStrictMode}}, nil},
+		{"__Host-", &session.Options{Cookie: session.CookieOptions{Name: "__Host-sid"}}, nil},
 		{"lifetime below idle", &session.Options{IdleTimeout: time.Hour, Lifetime: time.Minute}, nil},
 		{"SameSite None, Secure", &session.Options{Cookie: session.CookieOptions{SameSite: http.SameSiteNoneMode}}, nil},
 		{"negative", &session.Options{IdleTimeout: -time.Second, Lifetime: -1}, []string{
@@ -30,6 +31,11 @@ func TestOptionsValidate(t *testing.T) {
 		{"path", &session.Options{Cookie: session.CookieOptions{Path: "/a;b"}}, []string{`session: Options.Cookie.Path must not contain ';'`, `"/a;b"`}},
 		{"domain", &session.Options{Cookie: session.CookieOptions{Domain: "a b"}}, []string{`Options.Cookie.Domain`, `"a b"`}},
 		{"SameSite", &session.Options{Cookie: session.CookieOptions{SameSite: 9}}, []string{"Options.Cookie.SameSite must be an http.SameSite value (got 9)"}},
+		{"__Host- with a domain", &session.Options{Cookie: session.CookieOptions{Name: "__Host-sid", Domain: "example.com"}}, []string{"Cookie.Name", "__Host-"}},
+		{"__Host- insecure", &session.Options{Cookie: session.CookieOptions{Name: "__Host-sid", Insecure: true}}, []string{"__Host-"}},
+		{"__Host- path", &session.Options{Cookie: session.CookieOptions{Name: "__Host-sid", Path: "/app"}}, []string{"__Host-"}},
+		{"__Secure- insecure", &session.Options{Cookie: session.CookieOptions{Name: "__Secure-sid", Insecure: true}}, []string{"__Secure-"}},
+		{"__Secure- ok", &session.Options{Cookie: session.CookieOptions{Name: "__Secure-sid", Domain: "example.com"}}, nil},
 		{"SameSite None, Insecure", &session.Options{Cookie: session.CookieOptions{SameSite: http.SameSiteNoneMode, Insecure: true}}, []string{"Cookie.SameSite", "Secure"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { testutil.WantValid(t, tc.opts.Validate(), tc.want) })
