@@ -90,7 +90,7 @@ func TestAllowAllRefusesWithoutSpending(t *testing.T) {
 
 func testAllowAll(t *testing.T, l *ratelimit.Limiter, dump func(key string) string) {
 	ctx := t.Context()
-	perSec := ratelimit.Limit{Rate: 5, Period: time.Hour}       // the short limit
+	perSec := ratelimit.Limit{Rate: 5, Period: time.Hour}          // the short limit
 	perHour := ratelimit.Limit{Rate: 100, Period: 100 * time.Hour} // the long one
 	for i := range 5 {
 		r, err := l.AllowAll(ctx, "u1", perSec, perHour)
@@ -177,8 +177,14 @@ func TestBadInput(t *testing.T) {
 		{"negative rate", func() error { _, err := l.Allow(ctx, "k", ratelimit.PerSecond(-1)); return err }, "Limit.Rate must be positive (got -1)"},
 		{"zero period", func() error { _, err := l.Allow(ctx, "k", ratelimit.Limit{Rate: 1}); return err }, "Limit.Period must be positive (got 0s)"},
 		{"negative period", func() error { _, err := l.Allow(ctx, "k", ratelimit.Limit{Rate: 1, Period: -time.Second}); return err }, "Limit.Period must be positive (got -1s)"},
-		{"negative burst", func() error { _, err := l.Allow(ctx, "k", ratelimit.Limit{Rate: 1, Period: time.Second, Burst: -2}); return err }, "Limit.Burst must not be negative (got -2)"},
-		{"rate too high", func() error { _, err := l.Allow(ctx, "k", ratelimit.Limit{Rate: 2000, Period: time.Millisecond}); return err }, "Limit.Rate 2000 per 1ms is too high"},
+		{"negative burst", func() error {
+			_, err := l.Allow(ctx, "k", ratelimit.Limit{Rate: 1, Period: time.Second, Burst: -2})
+			return err
+		}, "Limit.Burst must not be negative (got -2)"},
+		{"rate too high", func() error {
+			_, err := l.Allow(ctx, "k", ratelimit.Limit{Rate: 2000, Period: time.Millisecond})
+			return err
+		}, "Limit.Rate 2000 per 1ms is too high"},
 		{"n above burst", func() error { _, err := l.AllowN(ctx, "k", ok, 6); return err }, "n 6 is above the burst of 5/1s (burst 5)"},
 		{"n zero", func() error { _, err := l.AllowN(ctx, "k", ok, 0); return err }, "n must be at least 1 (got 0)"},
 		{"empty key", func() error { _, err := l.Allow(ctx, "", ok); return err }, "key must not be empty"},
