@@ -5,6 +5,8 @@ package main
 // `go get`. Remove a line here only when a suite imports that package.
 import (
 	_ "github.com/bsm/redislock"
+	_ "github.com/go-redis/redis_rate/v10"
+	_ "github.com/ulule/limiter/v3"
 	_ "github.com/go-redis/cache/v9"
 	_ "github.com/go-redsync/redsync/v4"
 	_ "github.com/go-redsync/redsync/v4/redis/goredis/v9"

@@ -1,24 +1,26 @@
 -- GCRA over one hash per limited key: a field per limit holds its
--- theoretical arrival time (TAT), in microseconds of Redis's clock.
+-- theoretical arrival time (TAT), in microseconds of Redis's clock, and
+-- field "e" the time the key is set to expire.
 -- KEYS[1] the hash; ARGV[1] n, the events to spend (negative: -n are
--- checked, nothing is spent or written); then per
--- limit its field, emission interval and tolerance (Burst * interval), in
--- microseconds. All numbers are integers below 2^53, exact in Lua's doubles.
+-- checked, nothing is spent or written); then per limit its field,
+-- emission interval and tolerance (Burst * interval), in microseconds.
+-- All numbers are integers below 2^53, exact in Lua's doubles.
 -- Either every limit allows and all are spent, or nothing is written.
 -- Returns {allowed, remaining, retry after, reset after, binding limit}.
+-- A hot path: three calls (TIME, HMGET, HSET) unless the expiry must move.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = tonumber(ARGV[1])
 local peek = n < 0
 if peek then n = -n end
 local m = (#ARGV - 1) / 3
-local fields = {}
-for i = 1, m do fields[i] = ARGV[3 * i - 1] end
-local tats = redis.call('HMGET', KEYS[1], unpack(fields))
-local ok, rem, retry, reset, which = 1, -1, 0, 0, 1
-local tatv, news = {}, {}
+local fields = {'e'}
+for i = 1, m do fields[i + 1] = ARGV[3 * i - 1] end
+local v = redis.call('HMGET', KEYS[1], unpack(fields))
+local ok, retry = 1, 0
+local tats, news = {}, {}
 for i = 1, m do
-  local tat = tonumber(tats[i]) or now
+  local tat = tonumber(v[i + 1]) or now
   if tat < now then tat = now end
   local new = tat + n * tonumber(ARGV[3 * i])
   local over = new - now - tonumber(ARGV[3 * i + 1])
@@ -26,27 +28,35 @@ for i = 1, m do
     ok = 0
     if over > retry then retry = over end
   end
-  tatv[i], news[i] = tat, new
+  tats[i], news[i] = tat, new
 end
+local spend = ok == 1 and not peek
+local rem, reset, which = -1, 0, 1
 for i = 1, m do
-  local v = tatv[i]
-  if ok == 1 and not peek then v = news[i] end
-  local r = math.floor((tonumber(ARGV[3 * i + 1]) - (v - now)) / tonumber(ARGV[3 * i]))
+  local x = tats[i]
+  if spend then x = news[i] end
+  local r = math.floor((tonumber(ARGV[3 * i + 1]) - (x - now)) / tonumber(ARGV[3 * i]))
   if rem < 0 or r < rem then rem, which = r, i end
-  if v - now > reset then reset = v - now end
+  if x - now > reset then reset = x - now end
 end
-if ok == 1 and not peek then
+if spend then
   local set = {}
   for i = 1, m do
-    set[2 * i - 1] = fields[i]
+    set[2 * i - 1] = fields[i + 1]
     set[2 * i] = string.format('%d', news[i])
   end
-  redis.call('HSET', KEYS[1], unpack(set))
-  -- Expire with the last limit to get back to a full burst, never sooner
-  -- than a limit of another call needs.
-  local ms = math.ceil(reset / 1000)
-  if redis.call('PTTL', KEYS[1]) < ms then
-    redis.call('PEXPIRE', KEYS[1], ms)
+  -- The key must outlive every TAT in it (of this call's limits and of
+  -- others'). It is set to expire at "e", moved to twice this call's need
+  -- when the need passes it: so PEXPIRE runs about once per reset time of
+  -- a busy key, and an idle key lives at most twice its reset time.
+  local e = tonumber(v[1]) or 0
+  if now + reset > e then
+    set[2 * m + 1] = 'e'
+    set[2 * m + 2] = string.format('%d', now + 2 * reset)
+    redis.call('HSET', KEYS[1], unpack(set))
+    redis.call('PEXPIRE', KEYS[1], math.ceil(2 * reset / 1000))
+  else
+    redis.call('HSET', KEYS[1], unpack(set))
   end
 end
 return {ok, rem, retry, reset, which}

@@ -43,14 +43,15 @@ func TestAllowBurstThenRefuse(t *testing.T) {
 	if r := allow(t, l, "bob", slow); !r.Allowed || r.Remaining != 2 {
 		t.Errorf("bob: %+v; want allowed, 2 remaining", r)
 	}
-	// One key in Redis per limited key, expiring with the reset.
+	// One key in Redis per limited key (a field for the limit, one for
+	// the expiry), expiring after the reset and before twice it.
 	key := "rl:ratelimit:login:{alice}"
-	if got := do(t, srv, "HLEN", key); got != "1" {
-		t.Errorf("HLEN %s = %s; want 1", key, got)
+	if got := do(t, srv, "HLEN", key); got != "2" {
+		t.Errorf("HLEN %s = %s; want 2", key, got)
 	}
 	ttl, _ := strconv.Atoi(do(t, srv, "PTTL", key))
-	if ttl <= 59*60*1000 || ttl > 60*60*1000 {
-		t.Errorf("PTTL %s = %d ms; want just under 1h", key, ttl)
+	if ttl < int(r.ResetAfter.Milliseconds()) || ttl > 2*60*60*1000 {
+		t.Errorf("PTTL %s = %d ms; want between ResetAfter (%v) and 2h", key, ttl, r.ResetAfter)
 	}
 	if s := l.Stats(); s.Allowed != 4 || s.Refused != 1 || s.Fallback != 0 {
 		t.Errorf("Stats %+v; want 4 allowed, 1 refused", s)
@@ -218,5 +219,24 @@ func TestLimitValidate(t *testing.T) {
 	}
 	if err := (ratelimit.Limit{Rate: 1, Period: time.Hour, Burst: 1 << 40}).Validate(); err == nil {
 		t.Errorf("a century-long burst validated")
+	}
+}
+
+// The key outlives every limit in it: a short limit spent after a long
+// one does not shorten the key's life.
+func TestExpiryCoversEveryLimit(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	k := openKit(t, "rl:", srv.Addr())
+	l := newLimiter(t, k, "mix", nil)
+	long := allow(t, l, "k", ratelimit.PerHour(2))
+	for range 5 {
+		allow(t, l, "k", ratelimit.PerSecond(10))
+	}
+	ttl, _ := strconv.Atoi(do(t, srv, "PTTL", "rl:ratelimit:mix:{k}"))
+	if ttl < int(long.ResetAfter.Milliseconds())-1000 {
+		t.Errorf("PTTL %d ms after short-limit calls; want at least the long limit's reset %v", ttl, long.ResetAfter)
+	}
+	if r, err := l.Peek(t.Context(), "k", ratelimit.PerHour(2)); err != nil || r.Remaining != 1 {
+		t.Errorf("long limit after short-limit calls: %+v, %v; want 1 remaining", r, err)
 	}
 }
