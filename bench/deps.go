@@ -5,9 +5,8 @@ package main
 // `go get`. Remove a line here only when a suite imports that package.
 import (
 	_ "github.com/bsm/redislock"
-	_ "github.com/go-redis/redis_rate/v10"
-	_ "github.com/ulule/limiter/v3"
 	_ "github.com/go-redis/cache/v9"
+	_ "github.com/go-redis/redis_rate/v10"
 	_ "github.com/go-redsync/redsync/v4"
 	_ "github.com/go-redsync/redsync/v4/redis/goredis/v9"
 	_ "github.com/redis/go-redis/v9"
@@ -15,6 +14,7 @@ import (
 	_ "github.com/redis/rueidis/rueidisaside"
 	_ "github.com/redis/rueidis/rueidislock"
 	_ "github.com/redkit-go/redkit"
+	_ "github.com/ulule/limiter/v3"
 
 	// Modules the redkit packages import that the bench has no other
 	// reason to; listed so that a new suite importing such a package
