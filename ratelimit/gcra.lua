@@ -13,6 +13,27 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = tonumber(ARGV[1])
 local peek = n < 0
 if peek then n = -n end
+if #ARGV == 4 then
+  -- One limit (Allow, AllowN): the same as below, without tables.
+  local f, iv, tol = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+  local v = redis.call('HMGET', KEYS[1], 'e', f)
+  local tat = tonumber(v[2]) or now
+  if tat < now then tat = now end
+  local new = tat + n * iv
+  local over = new - now - tol
+  if over > 0 or peek then
+    if over < 0 then over = 0 end
+    return {over > 0 and 0 or 1, math.floor((tol - (tat - now)) / iv), over, tat - now, 1}
+  end
+  local reset = new - now
+  if now + reset > (tonumber(v[1]) or 0) then
+    redis.call('HSET', KEYS[1], f, string.format('%d', new), 'e', string.format('%d', now + 2 * reset))
+    redis.call('PEXPIRE', KEYS[1], math.ceil(2 * reset / 1000))
+  else
+    redis.call('HSET', KEYS[1], f, string.format('%d', new))
+  end
+  return {1, math.floor((tol - reset) / iv), 0, reset, 1}
+end
 local m = (#ARGV - 1) / 3
 local fields = {'e'}
 for i = 1, m do fields[i + 1] = ARGV[3 * i - 1] end
