@@ -5,8 +5,8 @@
 // It implements GCRA (the generic cell rate algorithm): a Limit of Rate
 // events per Period with a Burst allowed at once keeps, per key and limit,
 // one number — the theoretical arrival time of the next event — in one
-// hash per key, which expires by itself once the key is back to a full
-// burst. Each check is one Lua script run (EVALSHA) on Redis's clock (TIME
+// hash per key, which expires by itself some time after the key is back to
+// a full burst (at most twice the time it took). Each check is one Lua script run (EVALSHA) on Redis's clock (TIME
 // inside the script), so the processes' clocks need not agree, and exact:
 // over any interval of length t the fleet is allowed at most
 // Burst + Rate×t/Period events.
@@ -31,7 +31,10 @@
 // Fallback says so, Stats counts it), the Limiter logs once when the
 // outage begins and once when it ends, and the next call after the Kit
 // reaches Redis again is decided by Redis. Bad arguments are errors
-// (wrapping ErrInvalid), never decided by the fallback.
+// (wrapping ErrInvalid), never decided by the fallback. A call waits for
+// Redis as any Kit call does (up to the Kit's CommandTimeout while Redis
+// does not answer and the breaker is still closed); a caller whose ctx
+// ends first gets ctx's error, not the fallback's decision.
 //
 // Left out: sliding-window and token-bucket variants (GCRA is
 // equivalent to a token bucket and needs no more memory than one number),

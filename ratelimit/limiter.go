@@ -27,8 +27,10 @@ var gcraScript = rueidis.NewLuaScript("#!lua\n" + gcraLua)
 
 // Limiter checks rate limits on one Kit, under one name. Its state lives in
 // Redis, one hash per limited key ("<prefix>ratelimit:<name>:{<key>}",
-// holding a field per limit), which expires once the key is back to a full
-// burst; every call is one script run, on Redis's clock.
+// holding a field per limit and one for its expiry), which expires by
+// itself: never before the key is back to a full burst of every limit,
+// and at most twice that time after its last use. Every call is one
+// script run (EVALSHA), on Redis's clock.
 //
 // A Limiter is safe for concurrent use. It starts no goroutine until a
 // FallbackLocal decision needs local state; Close releases that state and
