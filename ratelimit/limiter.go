@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,7 +110,12 @@ func (l *Limiter) Close() error {
 func (l *Limiter) Name() string { return l.name }
 
 // Key returns the Redis key that holds key's state.
-func (l *Limiter) Key(key string) string { return l.prefix + redkit.HashTag(key) }
+func (l *Limiter) Key(key string) string {
+	if key == "" || strings.ContainsAny(key, "%{}") {
+		return l.prefix + redkit.HashTag(key)
+	}
+	return l.prefix + "{" + key + "}" // redkit.HashTag's, in one allocation
+}
 
 // Allow spends one event of key under limit, if limit allows it now. A
 // refusal is a Result with Allowed false and a nil error. Errors: one
@@ -175,8 +181,8 @@ func (l *Limiter) do(ctx context.Context, op, key string, n int, peek bool, limi
 	if n < 1 {
 		return Result{}, redkit.Wrap(op, key, invalid("n must be at least 1 (got %d)", n))
 	}
-	var buf [4]*spec
-	sp := buf[:0]
+	var sbuf [4]*spec
+	sp := sbuf[:0]
 	for _, lim := range limits {
 		s, err := specOf(lim)
 		if err != nil {
@@ -189,16 +195,18 @@ func (l *Limiter) do(ctx context.Context, op, key string, n int, peek bool, limi
 			sp = append(sp, s)
 		}
 	}
-	args := make([]string, 1, 1+3*len(sp))
+	// The key and the arguments share one allocation.
+	cmd := make([]string, 2, 2+3*len(sp))
+	cmd[0] = l.Key(key)
 	if peek {
-		args[0] = strconv.Itoa(-n)
+		cmd[1] = strconv.Itoa(-n)
 	} else {
-		args[0] = strconv.Itoa(n)
+		cmd[1] = strconv.Itoa(n)
 	}
 	for _, s := range sp {
-		args = append(args, s.args[:]...)
+		cmd = append(cmd, s.args[:]...)
 	}
-	msg, err := l.kit.Exec(ctx, gcraScript, []string{l.Key(key)}, args)
+	msg, err := l.kit.Exec(ctx, gcraScript, cmd[:1:1], cmd[1:])
 	if err != nil {
 		if unavailable(ctx, err) {
 			return l.fallback(key, n, peek, sp, err), nil
