@@ -14,7 +14,8 @@ local n = tonumber(ARGV[1])
 local peek = n < 0
 if peek then n = -n end
 if #ARGV == 4 then
-  -- One limit (Allow, AllowN): the same as below, without tables.
+  -- One limit (Allow, AllowN): the same as below, without tables (the
+  -- "redkit Allow" rows of bench/ratelimit.go).
   local f, iv, tol = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
   local v = redis.call('HMGET', KEYS[1], 'e', f)
   local tat = tonumber(v[2]) or now

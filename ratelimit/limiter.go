@@ -250,11 +250,20 @@ func unavailable(ctx context.Context, err error) bool {
 // parse reads the script's reply: allowed, remaining, retry after (µs),
 // reset after (µs), the binding limit (1-based).
 func parse(msg rueidis.RedisMessage, sp []*spec) (Result, error) {
-	v, err := msg.AsIntSlice()
+	a, err := msg.ToArray() // the reply's own slice: no copy, unlike AsIntSlice
 	if err != nil {
 		return Result{}, err
 	}
-	if len(v) != 5 || v[4] < 1 || int(v[4]) > len(sp) {
+	var v [5]int64
+	if len(a) != len(v) {
+		return Result{}, errors.New("ratelimit: unexpected script reply")
+	}
+	for i := range a {
+		if v[i], err = a[i].AsInt64(); err != nil {
+			return Result{}, err
+		}
+	}
+	if v[4] < 1 || int(v[4]) > len(sp) {
 		return Result{}, errors.New("ratelimit: unexpected script reply")
 	}
 	return Result{
