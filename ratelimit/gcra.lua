@@ -4,7 +4,8 @@
 -- KEYS[1] the hash; ARGV[1] n, the events to spend (negative: -n are
 -- checked, nothing is spent or written); then per limit its field,
 -- emission interval and tolerance (Burst * interval), in microseconds.
--- All numbers are integers below 2^53, exact in Lua's doubles.
+-- All numbers are integers below 2^53, exact in Lua's doubles; redis.call
+-- writes a number with %.17g, so they are stored exactly as integers.
 -- Either every limit allows and all are spent, or nothing is written.
 -- Returns {allowed, remaining, retry after, reset after, binding limit}.
 -- A hot path: three calls (TIME, HMGET, HSET) unless the expiry must move.
@@ -28,10 +29,10 @@ if #ARGV == 4 then
   end
   local reset = new - now
   if now + reset > (tonumber(v[1]) or 0) then
-    redis.call('HSET', KEYS[1], f, string.format('%d', new), 'e', string.format('%d', now + 2 * reset))
+    redis.call('HSET', KEYS[1], f, new, 'e', now + 2 * reset)
     redis.call('PEXPIRE', KEYS[1], math.ceil(2 * reset / 1000))
   else
-    redis.call('HSET', KEYS[1], f, string.format('%d', new))
+    redis.call('HSET', KEYS[1], f, new)
   end
   return {1, math.floor((tol - reset) / iv), 0, reset, 1}
 end
@@ -65,7 +66,7 @@ if spend then
   local set = {}
   for i = 1, m do
     set[2 * i - 1] = fields[i + 1]
-    set[2 * i] = string.format('%d', news[i])
+    set[2 * i] = news[i]
   end
   -- The key must outlive every TAT in it (of this call's limits and of
   -- others'). It is set to expire at "e", moved to twice this call's need
@@ -74,7 +75,7 @@ if spend then
   local e = tonumber(v[1]) or 0
   if now + reset > e then
     set[2 * m + 1] = 'e'
-    set[2 * m + 2] = string.format('%d', now + 2 * reset)
+    set[2 * m + 2] = now + 2 * reset
     redis.call('HSET', KEYS[1], unpack(set))
     redis.call('PEXPIRE', KEYS[1], math.ceil(2 * reset / 1000))
   else

@@ -49,6 +49,13 @@ func TestAllowBurstThenRefuse(t *testing.T) {
 	if got := do(t, srv, "HLEN", key); got != "2" {
 		t.Errorf("HLEN %s = %s; want 2", key, got)
 	}
+	// Times are stored as whole microseconds, exactly.
+	for _, f := range []string{"1200000000:3600000000", "e"} {
+		v := do(t, srv, "HGET", key, f)
+		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 1e15 {
+			t.Errorf("HGET %s %s = %q; want µs since the epoch, as an integer", key, f, v)
+		}
+	}
 	ttl, _ := strconv.Atoi(do(t, srv, "PTTL", key))
 	if ttl < int(r.ResetAfter.Milliseconds()) || ttl > 2*60*60*1000 {
 		t.Errorf("PTTL %s = %d ms; want between ResetAfter (%v) and 2h", key, ttl, r.ResetAfter)
