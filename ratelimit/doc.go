@@ -33,8 +33,9 @@
 // reaches Redis again is decided by Redis. Bad arguments are errors
 // (wrapping ErrInvalid), never decided by the fallback. A call waits for
 // Redis as any Kit call does (up to the Kit's CommandTimeout while Redis
-// does not answer and the breaker is still closed); a caller whose ctx
-// ends first gets ctx's error, not the fallback's decision.
+// does not answer and the breaker is still closed), or up to
+// Options.Timeout when set; a caller whose ctx ends first gets ctx's
+// error, not the fallback's decision.
 //
 // Left out: sliding-window and token-bucket variants (GCRA is
 // equivalent to a token bucket and needs no more memory than one number),

@@ -155,3 +155,38 @@ func TestFallbackAllowDeny(t *testing.T) {
 		t.Error("Reset with Redis down: nil error")
 	}
 }
+
+// A Redis that stops answering: with Options.Timeout the fallback decides
+// within it, and Redis decides again once it answers.
+func TestFallbackOnTimeout(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	k := openKit(t, "rl:", proxy.Addr())
+	l := newLimiter(t, k, "slow", &ratelimit.Options{Timeout: 200 * time.Millisecond})
+	lim := ratelimit.Limit{Rate: 2, Period: time.Hour}
+	allow(t, l, "warm", lim) // loads the script
+	proxy.Blackhole(true)
+	var allowed int
+	for i := range 4 {
+		start := time.Now()
+		r, err := l.Allow(t.Context(), "k", lim)
+		if err != nil || !r.Fallback {
+			t.Fatalf("call %d with Redis silent: %+v, %v; want the fallback's decision", i, r, err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("call %d took %v; want about Options.Timeout", i, d)
+		}
+		if r.Allowed {
+			allowed++
+		}
+	}
+	if allowed != 2 {
+		t.Errorf("the local fallback allowed %d of 4; want 2", allowed)
+	}
+	proxy.Blackhole(false)
+	proxy.ResetAll() // the silent connections are out of step
+	waitUntil(t, "Redis to decide again", func() bool {
+		r, err := l.Allow(t.Context(), "after", lim)
+		return err == nil && !r.Fallback
+	})
+}

@@ -206,7 +206,15 @@ func (l *Limiter) do(ctx context.Context, op, key string, n int, peek bool, limi
 	for _, s := range sp {
 		cmd = append(cmd, s.args[:]...)
 	}
-	msg, err := l.kit.Exec(ctx, gcraScript, cmd[:1:1], cmd[1:])
+	var msg rueidis.RedisMessage
+	var err error
+	if l.opts.Timeout > 0 {
+		tctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+		msg, err = l.kit.Exec(tctx, gcraScript, cmd[:1:1], cmd[1:])
+		cancel()
+	} else {
+		msg, err = l.kit.Exec(ctx, gcraScript, cmd[:1:1], cmd[1:])
+	}
 	if err != nil {
 		if unavailable(ctx, err) {
 			return l.fallback(key, n, peek, sp, err), nil
@@ -238,7 +246,8 @@ func dup(sp []*spec, s *spec) bool {
 
 // unavailable reports whether err means Redis could not answer (the
 // fallback decides), rather than an answer, bad input or a caller that
-// gave up.
+// gave up. ctx is the caller's: a deadline error while it is live is
+// Options.Timeout's or the Kit's.
 func unavailable(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return false

@@ -18,7 +18,8 @@ import (
 // A key function that returns "" bypasses the limiter: the request goes
 // to the handler as it is, without headers (use it for health checks or
 // trusted callers). While Redis is unavailable the Options.Fallback
-// decides. Any other error (a Redis error reply such as OOM) is logged
+// decides; set Options.Timeout so that a Redis that stops answering does
+// not hold requests for the Kit's CommandTimeout. Any other error (a Redis error reply such as OOM) is logged
 // and answered with 503 Service Unavailable; a request whose context
 // ended gets no answer from the limiter.
 //

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"cmp"
 	"log/slog"
+	"time"
 
 	"github.com/redkit-go/redkit/internal/optcheck"
 )
@@ -54,6 +55,16 @@ type Options struct {
 	// whose ctx ended returns ctx's error.
 	Fallback Fallback
 
+	// Timeout bounds each call's wait for Redis; when it passes (and the
+	// caller's ctx has not ended) the Fallback decides. 0 (the default)
+	// leaves the bound to the Kit's CommandTimeout (5s by default), after
+	// which the call is an ErrUnavailable failure as well. Set it (say
+	// 50ms) where a slow limit is worse than a local one, such as HTTP
+	// middleware: a Redis that stops answering otherwise holds each call
+	// for CommandTimeout until the Kit's breaker opens. It costs a timer
+	// per call.
+	Timeout time.Duration
+
 	// LocalKeys bounds the keys FallbackLocal keeps state for (the least
 	// used are dropped first, which forgets what they spent); default
 	// DefaultLocalKeys. The state is allocated at the first fallback.
@@ -75,6 +86,7 @@ func (o *Options) Validate() error {
 	if o.Fallback < FallbackLocal || o.Fallback > FallbackDeny {
 		c.Add("Fallback", "must be FallbackLocal, FallbackAllow or FallbackDeny (got %d)", int(o.Fallback))
 	}
+	optcheck.NonNegative(c, "Timeout", o.Timeout)
 	optcheck.NonNegative(c, "LocalKeys", o.LocalKeys)
 	return c.Err()
 }

@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/ratelimit"
@@ -18,6 +19,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"zero", &ratelimit.Options{}, nil},
 		{"set", &ratelimit.Options{Fallback: ratelimit.FallbackDeny, LocalKeys: 10}, nil},
 		{"Fallback", &ratelimit.Options{Fallback: 7}, []string{"ratelimit: Options.Fallback must be FallbackLocal, FallbackAllow or FallbackDeny (got 7)"}},
+		{"Timeout", &ratelimit.Options{Timeout: -time.Second}, []string{"ratelimit: Options.Timeout must not be negative (got -1s)"}},
 		{"several", &ratelimit.Options{Fallback: -1, LocalKeys: -1}, []string{
 			"Options.Fallback", "(got -1)", "ratelimit: Options.LocalKeys must not be negative (got -1)"}},
 	} {
