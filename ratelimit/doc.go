@@ -5,8 +5,8 @@
 // It implements GCRA (the generic cell rate algorithm): a Limit of Rate
 // events per Period with a Burst allowed at once keeps, per key and limit,
 // one number — the theoretical arrival time of the next event — in one
-// hash per key, which expires by itself some time after the key is back to
-// a full burst (at most twice the time it took). Each check is one Lua script run (EVALSHA) on Redis's clock (TIME
+// hash per key, which expires by itself after the key is back to a full
+// burst (at most the larger of the time that took and 10s later). Each check is one Lua script run (EVALSHA) on Redis's clock (TIME
 // inside the script), so the processes' clocks need not agree, and exact:
 // over any interval of length t the fleet is allowed at most
 // Burst + Rate×t/Period events.

@@ -30,7 +30,7 @@ var gcraScript = rueidis.NewLuaScript("#!lua\n" + gcraLua)
 // Redis, one hash per limited key ("<prefix>ratelimit:<name>:{<key>}",
 // holding a field per limit and one for its expiry), which expires by
 // itself: never before the key is back to a full burst of every limit,
-// and at most twice that time after its last use. Every call is one
+// and at most the larger of that time and 10s later. Every call is one
 // script run (EVALSHA), on Redis's clock.
 //
 // A Limiter is safe for concurrent use. It starts no goroutine until a
