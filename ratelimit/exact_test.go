@@ -54,7 +54,7 @@ func testExactness(t *testing.T, open func() *redkit.Kit) {
 		ls = append(ls, newLimiter(t, k, "exact", nil))
 	}
 	key := "hot-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	var allowed, refused atomic.Int64
+	var allowed, refused, full atomic.Int64
 	// Local ns: the first reply and the last call sent. The first script
 	// ran before the first reply, the last one after the last send.
 	var firstReply, lastSend atomic.Int64
@@ -84,6 +84,9 @@ func testExactness(t *testing.T, open func() *redkit.Kit) {
 					}
 					if r.Allowed {
 						allowed.Add(1)
+						if r.Remaining == lim.Burst-1 {
+							full.Add(1) // the burst was full: capacity may have been lost
+						}
 					} else {
 						refused.Add(1)
 					}
@@ -112,7 +115,13 @@ func testExactness(t *testing.T, open func() *redkit.Kit) {
 	if got > upper {
 		t.Errorf("allowed %d > burst + rate × elapsed + 1 = %d", got, upper)
 	}
-	if got < lower {
+	// Unused capacity is kept up to the burst: only a stall of every
+	// client longer than the burst's 500ms loses any, and then the burst
+	// is full again at the next call.
+	switch {
+	case full.Load() > 1:
+		t.Logf("the clients stalled for over 500ms %d times (a loaded machine): lower bound not checked", full.Load()-1)
+	case got < lower:
 		t.Errorf("allowed %d < burst + rate × elapsed - 1 = %d", got, lower)
 	}
 	if refused.Load() == 0 {

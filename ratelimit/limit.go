@@ -62,7 +62,7 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 }
 
-// maxBurst keeps Burst * interval, and the TATs, far below 2^53 µs, where
+// maxSpan keeps Burst * interval, and the TATs, far below 2^53 µs, where
 // the script's numbers stop being exact (about 285 years).
 const maxSpan = int64(100 * 365 * 24 * time.Hour / time.Microsecond)
 
