@@ -75,8 +75,10 @@ type Gap struct {
 // the defaults. Negative values are invalid: SubscribeWith returns the
 // error Validate reports.
 type SubscribeOptions struct {
-	// Buffer is how many received messages wait for the handler at most;
-	// default DefaultBuffer.
+	// Buffer is how many received messages wait for the handler at most,
+	// besides those of the batch it is working through (the handler
+	// takes the waiting messages all at once, so at most 2×Buffer are
+	// held); default DefaultBuffer.
 	Buffer int
 	// Overflow is what happens to a message arriving at a full buffer;
 	// default Drop.

@@ -1,0 +1,393 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
+
+	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/pubsub"
+)
+
+func init() {
+	register(Suite{Name: "pubsub", Title: "Pub/sub and streams (pubsub)", Run: runPubSub})
+}
+
+const (
+	psMsgSize = 100  // bytes per message
+	psBatch   = 100  // messages per pipelined publish (one Op)
+	psWindow  = 1000 // messages published and not yet received, at most
+	// stWindow is the streams' flow-control window: entries published and
+	// not yet handled, at most.
+	stWindow      = 2000
+	stPublishers  = 8
+	drainTimeout  = 5 * time.Second
+	maxLatSamples = 1 << 20
+)
+
+// flow is one contender's delivery counts, shared by its publisher Op
+// and its receiver, with end-to-end latency samples for streams.
+type flow struct {
+	sent, received atomic.Int64
+	mu             sync.Mutex
+	lat            []time.Duration
+}
+
+func (f *flow) reset() {
+	f.sent.Store(0)
+	f.received.Store(0)
+	f.mu.Lock()
+	f.lat = f.lat[:0]
+	f.mu.Unlock()
+}
+
+// wait holds the publisher while more than window messages are in
+// flight. Polling (not a wake-up per message) keeps the receiver's path
+// the same for every contender.
+func (f *flow) wait(ctx context.Context, window int64) error {
+	deadline := time.Now().Add(drainTimeout)
+	for f.sent.Load()-f.received.Load() > window {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d messages not received within %v", f.sent.Load()-f.received.Load(), drainTimeout)
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	return nil
+}
+
+// lost waits for the stragglers and returns how many never arrived.
+func (f *flow) lost() int64 {
+	deadline := time.Now().Add(drainTimeout)
+	for f.sent.Load() > f.received.Load() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	return f.sent.Load() - f.received.Load()
+}
+
+// record takes an end-to-end latency from a payload's timestamp.
+func (f *flow) record(payload []byte) {
+	if len(payload) < 8 {
+		return
+	}
+	d := time.Duration(time.Now().UnixNano() - int64(binary.LittleEndian.Uint64(payload)))
+	f.mu.Lock()
+	if len(f.lat) < maxLatSamples {
+		f.lat = append(f.lat, d)
+	}
+	f.mu.Unlock()
+}
+
+func (f *flow) p99() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.lat) == 0 {
+		return 0
+	}
+	s := slices.Clone(f.lat)
+	slices.Sort(s)
+	return s[len(s)*99/100]
+}
+
+func stamped() []byte {
+	b := make([]byte, psMsgSize)
+	binary.LittleEndian.PutUint64(b, uint64(time.Now().UnixNano()))
+	for i := 8; i < len(b); i++ {
+		b[i] = 'x'
+	}
+	return b
+}
+
+func runPubSub(env *Env) (*Section, error) {
+	var cl closers
+	defer cl.closeAll()
+	prefix := env.KeyPrefix("pubsub")
+	k, err := env.OpenKit(redkit.Config{KeyPrefix: prefix})
+	if err != nil {
+		return nil, err
+	}
+	cl.add(func() { k.Close() })
+	rc, err := env.OpenRueidis(env.KitEngineOption(k))
+	if err != nil {
+		return nil, err
+	}
+	cl.add(rc.Close)
+	gr, err := env.OpenGoRedis(nil)
+	if err != nil {
+		return nil, err
+	}
+	cl.add(func() { gr.Close() })
+
+	sec := &Section{
+		Intro: fmt.Sprintf("Pub/sub: one publisher sends %d-byte messages in pipelined batches of %d to one "+
+			"subscriber on its own channel; the publisher holds back while more than %d are in flight, so the "+
+			"rate is what the subscriber receives and hands to its handler (a counter). ops/s are batches: "+
+			"messages/s = %d × ops/s. redkit: `Topic[[]byte].PublishMany` and `Subscribe` (default buffer %d, "+
+			"drop policy); rueidis: `DoMulti` of PUBLISH and `Client.Receive`, configured as the Kit's engine; "+
+			"go-redis v9: a pipeline of PUBLISH and `PubSub.Channel`. Streams: %d publisher goroutines append "+
+			"%d-byte entries carrying their send time, C consumers of one group handle and acknowledge them "+
+			"(flow-control window %d), end-to-end latency is handling time minus send time. redkit: "+
+			"`Stream[[]byte].Publish` and C `Consume` calls (Concurrency 1 each); watermill-redisstream v1.4.5: "+
+			"its Publisher and C Subscribers (one consumer each, same group) over go-redis, `msg.Ack()` per message.",
+			psMsgSize, psBatch, psWindow, psBatch, pubsub.DefaultBuffer, stPublishers, psMsgSize, stWindow),
+	}
+	if err := pubsubDelivery(env, sec, k, rc, gr, prefix); err != nil {
+		return nil, err
+	}
+	if err := streamDelivery(env, sec, k, prefix); err != nil {
+		return nil, err
+	}
+	return sec, nil
+}
+
+func pubsubDelivery(env *Env, sec *Section, k *redkit.Kit, rc rueidis.Client, gr *redis.Client, prefix string) error {
+	ctx, cancel := context.WithCancel(env.Context())
+	defer cancel()
+	msgs := make([][]byte, psBatch)
+	strs := make([]string, psBatch)
+	for i := range msgs {
+		msgs[i] = stamped()
+		strs[i] = string(msgs[i])
+	}
+	var fk, fr, fg flow
+
+	// redkit
+	topic := pubsub.NewTopic[[]byte](k, "delivery:redkit")
+	sub, err := topic.Subscribe(ctx, func(_ context.Context, m pubsub.Message[[]byte]) error {
+		fk.received.Add(1)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+
+	// rueidis
+	rch := prefix + "delivery:rueidis"
+	rready := make(chan struct{})
+	var rdone sync.WaitGroup
+	rdone.Add(1)
+	go func() {
+		defer rdone.Done()
+		var once sync.Once
+		hctx := rueidis.WithOnSubscriptionHook(ctx, func(s rueidis.PubSubSubscription) { once.Do(func() { close(rready) }) })
+		_ = rc.Receive(hctx, rc.B().Subscribe().Channel(rch).Build(), func(m rueidis.PubSubMessage) {
+			fr.received.Add(1)
+		})
+	}()
+	defer rdone.Wait()
+	defer cancel()
+	select {
+	case <-rready:
+	case <-time.After(10 * time.Second):
+		return errors.New("rueidis subscription not confirmed")
+	}
+
+	// go-redis
+	gch := prefix + "delivery:goredis"
+	gsub := gr.Subscribe(ctx, gch)
+	if _, err := gsub.Receive(ctx); err != nil {
+		return err
+	}
+	defer gsub.Close()
+	var gdone sync.WaitGroup
+	gdone.Add(1)
+	go func() {
+		defer gdone.Done()
+		for range gsub.Channel(redis.WithChannelSize(psWindow + 100)) {
+			fg.received.Add(1)
+		}
+	}()
+	defer gdone.Wait()
+	defer gsub.Close()
+
+	variants := []Variant{
+		{"redkit Topic", func(ctx context.Context, g, i int) error {
+			if err := topic.PublishMany(ctx, msgs...); err != nil {
+				return err
+			}
+			fk.sent.Add(psBatch)
+			return fk.wait(ctx, psWindow-psBatch)
+		}},
+		{"rueidis Receive", func(ctx context.Context, g, i int) error {
+			cmds := make(rueidis.Commands, psBatch)
+			for j := range cmds {
+				cmds[j] = rc.B().Publish().Channel(rch).Message(strs[j]).Build()
+			}
+			for _, r := range rc.DoMulti(ctx, cmds...) {
+				if err := r.Error(); err != nil {
+					return err
+				}
+			}
+			fr.sent.Add(psBatch)
+			return fr.wait(ctx, psWindow-psBatch)
+		}},
+		{"go-redis PubSub", func(ctx context.Context, g, i int) error {
+			pipe := gr.Pipeline()
+			for j := range psBatch {
+				pipe.Publish(ctx, gch, msgs[j])
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				return err
+			}
+			fg.sent.Add(psBatch)
+			return fg.wait(ctx, psWindow-psBatch)
+		}},
+	}
+	env.Logf("pubsub: delivery, 1 publisher → 1 subscriber")
+	res := env.Compare(1, variants...)
+	lost := []int64{fk.lost(), fr.lost(), fg.lost()}
+	t := Table{
+		Caption: fmt.Sprintf("Pub/sub delivery, 1 publisher → 1 subscriber, %d-byte messages, batches of %d:", psMsgSize, psBatch),
+		Header:  []string{"client", "messages/s", "batch p50", "batch p99", "allocs/msg", "CPU/msg", "lost", "vs rueidis"},
+	}
+	for i, r := range res {
+		name := r.Name
+		if r.Errors > 0 {
+			name += fmt.Sprintf(" (%d errors: %v)", r.Errors, r.FirstErr)
+		}
+		t.AddRow(name, fmtOps(r.OpsPerSec*psBatch), fmtDur(r.P50), fmtDur(r.P99),
+			fmt.Sprintf("%.2f", r.AllocsPerOp/psBatch), fmtDur(r.CPUPerOp/psBatch), lost[i], fmtRatio(r.Ratio(res[1])))
+	}
+	sec.Tables = append(sec.Tables, t)
+	sec.Targets = append(sec.Targets,
+		Target{What: "pub/sub delivery: redkit/rueidis Receive", Ratio: res[0].Ratio(res[1]), Min: 0.9},
+		Target{What: "pub/sub delivery: redkit/go-redis PubSub", Ratio: res[0].Ratio(res[2]), Min: 1.0})
+	sec.Notes = append(sec.Notes, fmt.Sprintf("Pub/sub lost messages (must be 0): redkit %d, rueidis %d, go-redis %d.", lost[0], lost[1], lost[2]))
+	return nil
+}
+
+func streamDelivery(env *Env, sec *Section, k *redkit.Kit, prefix string) error {
+	t := Table{
+		Caption: fmt.Sprintf("Streams: publish + consume + ack, %d publishers, %d-byte entries:", stPublishers, psMsgSize),
+		Header:  []string{"consumers", "client", "consumed/s", "publish p50", "publish p99", "end-to-end p99", "allocs/entry", "CPU/entry", "lost", "vs watermill"},
+	}
+	for _, consumers := range []int{1, 8} {
+		res, lats, lost, err := streamRound(env, k, prefix, consumers)
+		if err != nil {
+			return err
+		}
+		for i, r := range res {
+			name := r.Name
+			if r.Errors > 0 {
+				name += fmt.Sprintf(" (%d errors: %v)", r.Errors, r.FirstErr)
+			}
+			t.AddRow(consumers, name, fmtOps(r.OpsPerSec), fmtDur(r.P50), fmtDur(r.P99), fmtDur(lats[i]),
+				fmt.Sprintf("%.1f", r.AllocsPerOp), fmtDur(r.CPUPerOp), lost[i], fmtRatio(r.Ratio(res[1])))
+		}
+		sec.Targets = append(sec.Targets, Target{
+			What:  fmt.Sprintf("streams, %d consumer(s): redkit/watermill-redisstream consume rate", consumers),
+			Ratio: res[0].Ratio(res[1]), Min: 3})
+	}
+	sec.Tables = append(sec.Tables, t)
+	sec.Notes = append(sec.Notes,
+		"Streams: ops/s are entries published, which the window holds to the rate the consumers handle and acknowledge them.",
+		"watermill-redisstream's published figure is ~11k msg/s consume on 16 cores.")
+	return nil
+}
+
+func streamRound(env *Env, k *redkit.Kit, prefix string, consumers int) ([]Result, []time.Duration, []int64, error) {
+	ctx, cancel := context.WithCancel(env.Context())
+	defer cancel()
+	var fk, fw flow
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	suffix := fmt.Sprintf("c%d:%d", consumers, time.Now().UnixNano())
+
+	// redkit
+	stream := pubsub.NewStream[[]byte](k, "events:"+suffix, nil)
+	for c := range consumers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = stream.Consume(ctx, "g", fmt.Sprintf("c%d", c), func(_ context.Context, m pubsub.Message[[]byte]) error {
+				fk.record(m.Payload)
+				fk.received.Add(1)
+				return nil
+			})
+		}()
+	}
+
+	// watermill-redisstream
+	topic := prefix + "watermill:" + suffix
+	logger := watermill.NopLogger{}
+	// Each watermill Publisher and Subscriber closes its go-redis client
+	// on Close: give each its own.
+	pc, err := env.OpenGoRedis(nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	wpub, err := redisstream.NewPublisher(redisstream.PublisherConfig{Client: pc}, logger)
+	if err != nil {
+		pc.Close()
+		return nil, nil, nil, err
+	}
+	defer wpub.Close()
+	for c := range consumers {
+		sc, err := env.OpenGoRedis(nil)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		wsub, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
+			Client: sc, ConsumerGroup: "g", Consumer: fmt.Sprintf("c%d", c), OldestId: "0",
+			DisableIndefiniteInitialBlock: true,
+		}, logger)
+		if err != nil {
+			sc.Close()
+			return nil, nil, nil, err
+		}
+		ch, err := wsub.Subscribe(ctx, topic)
+		if err != nil {
+			wsub.Close()
+			return nil, nil, nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer wsub.Close()
+			for msg := range ch {
+				fw.record(msg.Payload)
+				fw.received.Add(1)
+				msg.Ack()
+			}
+		}()
+	}
+
+	variants := []Variant{
+		{"redkit Stream", func(ctx context.Context, g, i int) error {
+			if _, err := stream.Publish(ctx, stamped()); err != nil {
+				return err
+			}
+			fk.sent.Add(1)
+			return fk.wait(ctx, stWindow)
+		}},
+		{"watermill-redisstream", func(ctx context.Context, g, i int) error {
+			if err := wpub.Publish(topic, message.NewMessage(watermill.NewUUID(), stamped())); err != nil {
+				return err
+			}
+			fw.sent.Add(1)
+			return fw.wait(ctx, stWindow)
+		}},
+	}
+	env.Logf("pubsub: streams, %d consumer(s)", consumers)
+	res := env.Compare(stPublishers, variants...)
+	lost := []int64{fk.lost(), fw.lost()}
+	lats := []time.Duration{fk.p99(), fw.p99()}
+	// Delete the streams: nothing else reads them.
+	_, _ = k.Do(env.Context(), k.B().Del().Key(stream.Key(), stream.DeadLetters().Key(), topic).Build())
+	return res, lats, lost, nil
+}
