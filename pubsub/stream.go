@@ -184,14 +184,7 @@ func (s *Stream[T]) Publish(ctx context.Context, v T) (id string, err error) {
 		return "", redkit.Wrap(op, s.name, err)
 	}
 	payload := unsafe.String(unsafe.SliceData(b), len(b)) // b is ours and never changes
-	var cmd rueidis.Completed
-	if s.opt.MaxLen > 0 {
-		cmd = s.k.B().Xadd().Key(s.key).Maxlen().Almost().Threshold(strconv.FormatInt(s.opt.MaxLen, 10)).
-			Id("*").FieldValue().FieldValue(payloadField, payload).Build()
-	} else {
-		cmd = s.k.B().Xadd().Key(s.key).Id("*").FieldValue().FieldValue(payloadField, payload).Build()
-	}
-	r, err := s.k.Do(ctx, cmd)
+	r, err := s.k.Do(ctx, s.xadd(payload))
 	if err != nil {
 		return "", redkit.Wrap(op, s.name, err)
 	}
@@ -201,6 +194,53 @@ func (s *Stream[T]) Publish(ctx context.Context, v T) (id string, err error) {
 	}
 	s.st.published.Add(1)
 	return id, nil
+}
+
+func (s *Stream[T]) xadd(payload string) rueidis.Completed {
+	if s.opt.MaxLen > 0 {
+		return s.k.B().Xadd().Key(s.key).Maxlen().Almost().Threshold(strconv.FormatInt(s.opt.MaxLen, 10)).
+			Id("*").FieldValue().FieldValue(payloadField, payload).Build()
+	}
+	return s.k.B().Xadd().Key(s.key).Id("*").FieldValue().FieldValue(payloadField, payload).Build()
+}
+
+// PublishMany appends vs in one pipeline, in order, and returns their
+// entry IDs (empty for a value that failed). The error joins those of the
+// values that failed, each naming the stream; the others were appended.
+func (s *Stream[T]) PublishMany(ctx context.Context, vs ...T) (ids []string, err error) {
+	const op = "pubsub: stream publish many"
+	if err := s.check(op); err != nil {
+		return nil, err
+	}
+	ids = make([]string, len(vs))
+	cmds := make([]rueidis.Completed, 0, len(vs))
+	at := make([]int, 0, len(vs))
+	var errs []error
+	for i, v := range vs {
+		b, err := codec.Encode(s.f, v)
+		if err != nil {
+			errs = append(errs, redkit.Wrap(op, s.name, err))
+			continue
+		}
+		cmds = append(cmds, s.xadd(unsafe.String(unsafe.SliceData(b), len(b))))
+		at = append(at, i)
+	}
+	if len(cmds) > 0 {
+		res, err := s.k.DoMulti(ctx, cmds...)
+		if err != nil {
+			return ids, redkit.Wrap(op, s.name, err)
+		}
+		for j, r := range res {
+			id, err := r.ToString()
+			if err != nil {
+				errs = append(errs, redkit.Wrap(op, s.name, err))
+				continue
+			}
+			ids[at[j]] = id
+			s.st.published.Add(1)
+		}
+	}
+	return ids, errors.Join(errs...)
 }
 
 // Info returns the stream's length and group's pending count, lag and

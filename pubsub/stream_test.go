@@ -314,7 +314,19 @@ func testStreamGracefulStop(t *testing.T, e streamEnv) {
 
 func testStreamMaxLen(t *testing.T, e streamEnv) {
 	s := pubsub.NewStream[int](e.k, "capped", &pubsub.StreamOptions{MaxLen: 100})
-	publishN(t, s, 0, 1000)
+	vs := make([]int, 100)
+	for range 10 {
+		ids, err := s.PublishMany(t.Context(), vs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) != 100 || ids[0] == "" || ids[0] >= ids[99] {
+			t.Fatalf("PublishMany IDs = %d, first %q, last %q; want 100 increasing", len(ids), ids[0], ids[99])
+		}
+	}
+	if st := s.Stats(); st.Published != 1000 {
+		t.Errorf("Published = %d, want 1000", st.Published)
+	}
 	if in := info(t, s, "g"); in.Length < 100 || in.Length > 300 {
 		t.Errorf("Length = %d with MaxLen 100 (approximate), want about 100", in.Length)
 	}

@@ -186,46 +186,61 @@ func (s *Subscription) command(b rueidis.Builder) rueidis.Completed {
 	return b.Subscribe().Channel(s.full).Build()
 }
 
-func (s *Subscription) confirms(c rueidis.PubSubSubscription) bool {
-	if c.Channel != s.full {
-		return false
-	}
-	switch c.Kind {
-	case "subscribe", "ssubscribe", "psubscribe":
-		return true
-	}
-	return false
-}
-
-// receive keeps the subscription up until Close: one Receive on a
-// dedicated connection per attempt. A connection of its own means every
-// confirmation the hook sees is this subscription's, and a connection
-// that drops ends the attempt (a dedicated connection does not
-// resubscribe behind our back), so each confirmation after the first is
-// exactly one gap.
+// receive keeps the subscription up until Close: one dedicated
+// connection per attempt, with pub/sub hooks (messages are handed over
+// on the connection's reading goroutine, one goroutine switch fewer than
+// Receive, which the pubsub bench row's delivery rate pays for). A
+// connection of its own means every confirmation the hook sees is this
+// subscription's, and a connection that drops ends the attempt (a
+// dedicated connection does not resubscribe behind our back), so each
+// confirmation after the first is exactly one gap.
 func (s *Subscription) receive(ready chan<- error) {
 	defer s.wg.Done()
 	backoff := minBackoff
 	for {
 		var confirmed atomic.Bool
-		ctx := rueidis.WithOnSubscriptionHook(s.ctx, func(c rueidis.PubSubSubscription) {
-			// Runs on the connection's reading goroutine: no blocking.
-			if !s.confirms(c) || confirmed.Swap(true) {
-				return
-			}
-			if !s.confirmedOnce.Swap(true) {
-				ready <- nil
-				return
-			}
-			s.gaps.Add(1)
-			s.pendingGaps.Add(1)
-			select {
-			case s.gapWake <- struct{}{}:
-			default:
-			}
-		})
+		ended := make(chan struct{}, 1)
+		hooks := rueidis.PubSubHooks{
+			OnMessage: s.onMessage,
+			OnSubscription: func(c rueidis.PubSubSubscription) {
+				// Runs on the connection's reading goroutine: no blocking.
+				if c.Channel != s.full {
+					return
+				}
+				switch c.Kind {
+				case "unsubscribe", "sunsubscribe", "punsubscribe":
+					signal(ended)
+					return
+				case "subscribe", "ssubscribe", "psubscribe":
+				default:
+					return
+				}
+				if confirmed.Swap(true) {
+					return
+				}
+				if !s.confirmedOnce.Swap(true) {
+					ready <- nil
+					return
+				}
+				s.gaps.Add(1)
+				s.pendingGaps.Add(1)
+				signal(s.gapWake)
+			},
+		}
 		dc, release := s.k.Client().Dedicate()
-		err := dc.Receive(ctx, s.command(dc.B()), s.onMessage)
+		closed := dc.SetPubSubHooks(hooks)
+		err := dc.Do(s.ctx, s.command(dc.B())).Error()
+		if err == nil {
+			select {
+			case <-s.ctx.Done():
+			case <-ended:
+			case e, ok := <-closed:
+				err = e
+				if !ok || err == nil {
+					err = errors.New("pub/sub connection closed")
+				}
+			}
+		}
 		release()
 		if s.ctx.Err() != nil {
 			return
@@ -256,7 +271,7 @@ func (s *Subscription) receive(ready chan<- error) {
 	}
 }
 
-// onMessage runs on the Receive goroutine.
+// onMessage runs on the connection's reading goroutine.
 func (s *Subscription) onMessage(m rueidis.PubSubMessage) {
 	for {
 		s.qmu.Lock()
