@@ -50,6 +50,13 @@ type consumer[T any] struct {
 	work   chan entry
 	acks   chan string
 	cursor string // XAUTOCLAIM's
+
+	// With Concurrency 1 the fetching goroutine runs the handler itself
+	// and acknowledges each batch in one XACK: no goroutine hand-off per
+	// entry (the pubsub bench's streams rows pay for it).
+	inline  bool
+	hctx    context.Context
+	pending []string
 }
 
 // Consume reads the stream as consumer of group and calls h for each
@@ -99,19 +106,28 @@ func (s *Stream[T]) Consume(ctx context.Context, group, consumerName string, h H
 		acks:   make(chan string, 2*s.opt.Batch),
 		cursor: "0-0",
 	}
-	hctx := context.WithoutCancel(ctx)
+	c.hctx = context.WithoutCancel(ctx)
+	c.inline = s.opt.Concurrency == 1
+	if c.inline {
+		c.fetch(ctx)
+		c.flush()
+		c.release(c.hctx)
+		return ctx.Err()
+	}
 	var workers sync.WaitGroup
 	for range s.opt.Concurrency {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
 			for e := range c.work {
-				c.handle(hctx, e)
+				if c.handle(c.hctx, e) {
+					c.acks <- e.id
+				}
 			}
 		}()
 	}
 	ackDone := make(chan struct{})
-	go c.acker(hctx, ackDone)
+	go c.acker(ackDone)
 
 	c.fetch(ctx)
 
@@ -119,7 +135,7 @@ func (s *Stream[T]) Consume(ctx context.Context, group, consumerName string, h H
 	workers.Wait()
 	close(c.acks)
 	<-ackDone
-	c.release(hctx)
+	c.release(c.hctx)
 	return ctx.Err()
 }
 
@@ -150,6 +166,7 @@ func (c *consumer[T]) fetch(ctx context.Context) {
 					return
 				}
 			}
+			c.flush()
 		}
 		wait := min(max(time.Until(nextClaim), time.Millisecond), maxBlock)
 		entries, err := c.read(ctx, wait)
@@ -176,12 +193,22 @@ func (c *consumer[T]) fetch(ctx context.Context) {
 				return
 			}
 		}
+		c.flush()
 	}
 }
 
 // dispatch hands e to a worker; false when ctx ended first (e stays
 // pending on this consumer, and the stop releases it).
 func (c *consumer[T]) dispatch(ctx context.Context, e entry) bool {
+	if c.inline {
+		if ctx.Err() != nil {
+			return false
+		}
+		if c.handle(c.hctx, e) {
+			c.pending = append(c.pending, e.id)
+		}
+		return true
+	}
 	select {
 	case c.work <- e:
 		return true
@@ -389,8 +416,9 @@ func (c *consumer[T]) forget(id string) {
 	}
 }
 
-// handle decodes e and runs the handler; success queues the ack.
-func (c *consumer[T]) handle(ctx context.Context, e entry) {
+// handle decodes e and runs the handler; true when e is to be
+// acknowledged.
+func (c *consumer[T]) handle(ctx context.Context, e entry) bool {
 	s := c.s
 	v, err := codec.Decode[T](s.f, unsafe.Slice(unsafe.StringData(e.payload), len(e.payload)))
 	if err != nil {
@@ -398,7 +426,7 @@ func (c *consumer[T]) handle(ctx context.Context, e entry) {
 		if err := c.deadLetter(ctx, e.id, "decode: "+err.Error(), e.deliveries); err != nil {
 			c.log.Warn("pubsub: moving an undecodable entry to the dead-letter stream failed", "stream", s.name, "id", e.id, telemetry.KeyError, err)
 		}
-		return
+		return false
 	}
 	s.st.delivered.Add(1)
 	m := Message[T]{Channel: s.name, ID: e.id, Payload: v, Deliveries: e.deliveries, Reason: e.reason}
@@ -407,15 +435,22 @@ func (c *consumer[T]) handle(ctx context.Context, e entry) {
 		c.remember(e.id, err)
 		c.log.Warn("pubsub: stream handler failed; the entry will be delivered again",
 			"stream", s.name, "group", c.group, "id", e.id, "deliveries", e.deliveries, telemetry.KeyError, err)
-		return
+		return false
 	}
-	c.acks <- e.id
+	return true
+}
+
+// flush acknowledges the entries the inline handler finished.
+func (c *consumer[T]) flush() {
+	if len(c.pending) > 0 {
+		c.ack(c.pending)
+		c.pending = c.pending[:0]
+	}
 }
 
 // acker sends the acknowledgements, several IDs per XACK when they queue.
-func (c *consumer[T]) acker(ctx context.Context, done chan<- struct{}) {
+func (c *consumer[T]) acker(done chan<- struct{}) {
 	defer close(done)
-	s := c.s
 	ids := make([]string, 0, maxAckBatch)
 	for id := range c.acks {
 		ids = append(ids[:0], id)
@@ -431,20 +466,26 @@ func (c *consumer[T]) acker(ctx context.Context, done chan<- struct{}) {
 				break collect
 			}
 		}
-		actx, cancel := context.WithTimeout(ctx, stopTimeout)
-		r, err := s.k.Do(actx, s.k.B().Xack().Key(s.key).Group(c.group).Id(ids...).Build())
-		cancel()
-		if err != nil {
-			c.log.Warn("pubsub: acknowledging entries failed; they will be delivered again",
-				"stream", s.name, "group", c.group, "count", len(ids), telemetry.KeyError, err)
-			continue
-		}
-		n, _ := r.AsInt64()
-		s.st.acked.Add(n)
-		if s.nErr.Load() > 0 {
-			for _, id := range ids {
-				c.forget(id)
-			}
+		c.ack(ids)
+	}
+}
+
+// ack sends one XACK for ids.
+func (c *consumer[T]) ack(ids []string) {
+	s := c.s
+	actx, cancel := context.WithTimeout(c.hctx, stopTimeout)
+	r, err := s.k.Do(actx, s.k.B().Xack().Key(s.key).Group(c.group).Id(ids...).Build())
+	cancel()
+	if err != nil {
+		c.log.Warn("pubsub: acknowledging entries failed; they will be delivered again",
+			"stream", s.name, "group", c.group, "count", len(ids), telemetry.KeyError, err)
+		return
+	}
+	n, _ := r.AsInt64()
+	s.st.acked.Add(n)
+	if s.nErr.Load() > 0 {
+		for _, id := range ids {
+			c.forget(id)
 		}
 	}
 }

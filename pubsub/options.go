@@ -141,7 +141,10 @@ type StreamOptions struct {
 	// order.
 	Concurrency int
 	// Batch is how many entries one read fetches at most; default
-	// DefaultBatch, and never less than Concurrency.
+	// DefaultBatch, and never less than Concurrency. Fetched entries are
+	// pending while they wait for a handler, so ClaimIdle must exceed the
+	// time a batch takes to handle, or other consumers reclaim its tail
+	// (delivering it twice).
 	Batch int
 	// Codec encodes and decodes entries; nil means the Kit's.
 	Codec codec.Codec
