@@ -2,6 +2,8 @@ package pubsub_test
 
 import (
 	"context"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -67,4 +69,52 @@ func processCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkStreamLatency: one op is one entry published by one of 8
+// goroutines and handled and acknowledged by one of 8 consumers, with
+// at most 2000 in flight (the streams latency rows in bench/).
+func BenchmarkStreamLatency(b *testing.B) {
+	srv := redistest.Start(b, nil)
+	k, err := redkit.Open(b.Context(), redkit.Config{URL: srv.URL()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer k.Close()
+	s := pubsub.NewStream[[]byte](k, "bench", nil)
+	var got, sent atomic.Int64
+	ctx, cancel := context.WithCancel(b.Context())
+	var done sync.WaitGroup
+	for c := range 8 {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			_ = s.Consume(ctx, "g", strconv.Itoa(c), func(context.Context, pubsub.Message[[]byte]) error {
+				got.Add(1)
+				return nil
+			})
+		}()
+	}
+	payload := make([]byte, 100)
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	cpu0 := processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Publish(ctx, payload); err != nil {
+				b.Error(err)
+				return
+			}
+			sent.Add(1)
+			for sent.Load()-got.Load() > 2000 {
+				time.Sleep(50 * time.Microsecond)
+			}
+		}
+	})
+	for got.Load() < sent.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(sent.Load()), "cpu-ns/op")
+	cancel()
+	done.Wait()
 }
