@@ -37,9 +37,12 @@ const (
 	// memory held is bounded by the buffer.
 	Drop Overflow = iota
 	// Block waits for room in the buffer. The subscription's connection
-	// then stops reading, so Redis buffers the messages instead, up to
-	// its client-output-buffer-limit for pub/sub, past which it closes
-	// the connection (the subscription reconnects and counts a gap).
+	// (its own) then stops reading, so Redis buffers the messages
+	// instead, up to its client-output-buffer-limit for pub/sub, past
+	// which it closes the connection; a connection silent for long may
+	// also be taken for dead by the client. Either way the subscription
+	// reconnects and counts a gap: Block trades memory for fewer losses,
+	// it cannot make pub/sub lossless (use a Stream for that).
 	Block
 )
 

@@ -52,7 +52,7 @@ type Stream[T any] struct {
 }
 
 type streamStats struct {
-	published, delivered, acked, failed, reclaimed, deadLettered, trimmed, decodeErrors atomic.Int64
+	published, delivered, acked, failed, reclaimed, deadLettered, trimmed, decodeErrors counter
 }
 
 // StreamStats are a Stream value's counts in this process, over all its
@@ -117,7 +117,7 @@ func NewStream[T any](k *redkit.Kit, name string, opts *StreamOptions) *Stream[T
 	o.Concurrency = orDefault(o.Concurrency, DefaultConcurrency)
 	o.Batch = max(orDefault(o.Batch, DefaultBatch), o.Concurrency)
 	key := k.Key("stream", redkit.HashTag(name))
-	s := &Stream[T]{k: k, name: name, key: key, deadKey: key + ":dead", f: k.Format(), opt: o, st: &streamStats{}}
+	s := &Stream[T]{k: k, name: name, key: key, deadKey: key + ":dead", f: k.Format(), opt: o, st: newStreamStats(k, name)}
 	if o.Codec != nil {
 		s.f.Codec = o.Codec
 	}
@@ -142,7 +142,7 @@ func (s *Stream[T]) DeadLetters() *Stream[T] {
 		if s.key == s.deadKey {
 			s.dead = s
 		} else {
-			s.dead = &Stream[T]{k: s.k, name: s.name + ":dead", key: s.deadKey, deadKey: s.deadKey, f: s.f, opt: s.opt, st: &streamStats{}}
+			s.dead = &Stream[T]{k: s.k, name: s.name + ":dead", key: s.deadKey, deadKey: s.deadKey, f: s.f, opt: s.opt, st: newStreamStats(s.k, s.name+":dead")}
 		}
 	}
 	return s.dead

@@ -87,8 +87,8 @@ type Subscription struct {
 	causeMu       sync.Mutex
 	cause         error // why the last subscription ended
 
-	delivered, dropped, decodeErrors, handlerErrors, gaps atomic.Int64
-	lastLog                                               [3]atomic.Int64 // unix nanos, per logKind
+	delivered, dropped, decodeErrors, handlerErrors, gaps counter
+	lastLog                                         [3]atomic.Int64 // unix nanos, per logKind
 }
 
 // logKind rate-limits warnings: at most one per kind per second.
@@ -115,6 +115,7 @@ func subscribe[T any](ctx context.Context, op string, k *redkit.Kit, name, full 
 		f.Codec = s.opts.Codec
 	}
 	s.opts.Buffer = orDefault(s.opts.Buffer, DefaultBuffer)
+	s.instrument()
 	s.gapWake = make(chan struct{}, 1)
 	s.wake = make(chan struct{}, 1)
 	s.space = make(chan struct{}, 1)
