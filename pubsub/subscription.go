@@ -88,7 +88,7 @@ type Subscription struct {
 	cause         error // why the last subscription ended
 
 	delivered, dropped, decodeErrors, handlerErrors, gaps counter
-	lastLog                                         [3]atomic.Int64 // unix nanos, per logKind
+	lastLog                                               [3]atomic.Int64 // unix nanos, per logKind
 }
 
 // logKind rate-limits warnings: at most one per kind per second.
