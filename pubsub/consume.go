@@ -79,10 +79,14 @@ type consumer[T any] struct {
 // group's other consumers at once). It then deletes its consumer from the
 // group if, and only if, nothing is pending on it.
 //
+// Entries left pending by an earlier run of a consumer of the same name
+// are reclaimed like any other's, once idle for ClaimIdle.
+//
 // Consume returns ctx's error after such a stop, or an error at once
 // when group or consumer is empty, h is nil, or the group cannot be
-// created. Failures while running (Redis unavailable, a reconnect) are
-// logged and retried with backoff.
+// created, and redkit.ErrClosed when the Kit is closed under it.
+// Failures while running (Redis unavailable, a reconnect) are logged and
+// retried with backoff.
 func (s *Stream[T]) Consume(ctx context.Context, group, consumerName string, h Handler[T]) error {
 	const op = "pubsub: consume"
 	if err := s.check(op); err != nil {
@@ -109,10 +113,10 @@ func (s *Stream[T]) Consume(ctx context.Context, group, consumerName string, h H
 	c.hctx = context.WithoutCancel(ctx)
 	c.inline = s.opt.Concurrency == 1
 	if c.inline {
-		c.fetch(ctx)
+		err := c.fetch(ctx)
 		c.flush()
 		c.release(c.hctx)
-		return ctx.Err()
+		return err
 	}
 	var workers sync.WaitGroup
 	for range s.opt.Concurrency {
@@ -129,14 +133,14 @@ func (s *Stream[T]) Consume(ctx context.Context, group, consumerName string, h H
 	ackDone := make(chan struct{})
 	go c.acker(ackDone)
 
-	c.fetch(ctx)
+	err := c.fetch(ctx)
 
 	close(c.work)
 	workers.Wait()
 	close(c.acks)
 	<-ackDone
 	c.release(c.hctx)
-	return ctx.Err()
+	return err
 }
 
 func (s *Stream[T]) createGroup(ctx context.Context, group string) error {
@@ -147,8 +151,9 @@ func (s *Stream[T]) createGroup(ctx context.Context, group string) error {
 	return nil
 }
 
-// fetch reads and dispatches entries until ctx ends.
-func (c *consumer[T]) fetch(ctx context.Context) {
+// fetch reads and dispatches entries until ctx ends (it then returns
+// ctx's error) or the Kit is closed.
+func (c *consumer[T]) fetch(ctx context.Context) error {
 	claimEvery := max(c.s.opt.ClaimIdle/2, 10*time.Millisecond)
 	nextClaim := time.Now()
 	backoff := minBackoff
@@ -163,7 +168,7 @@ func (c *consumer[T]) fetch(ctx context.Context) {
 			}
 			for _, e := range entries {
 				if !c.dispatch(ctx, e) {
-					return
+					return ctx.Err()
 				}
 			}
 			c.flush()
@@ -172,7 +177,10 @@ func (c *consumer[T]) fetch(ctx context.Context) {
 		entries, err := c.read(ctx, wait)
 		if err != nil {
 			if ctx.Err() != nil {
-				return
+				return ctx.Err()
+			}
+			if kitClosed(err) {
+				return redkit.Wrap("pubsub: consume", c.s.name, err)
 			}
 			c.flush()
 			if isNoGroup(err) {
@@ -183,7 +191,7 @@ func (c *consumer[T]) fetch(ctx context.Context) {
 			}
 			c.log.Warn("pubsub: reading the stream failed; retrying", "stream", c.s.name, "group", c.group, telemetry.KeyError, err)
 			if !sleep(ctx, jitter(backoff)) {
-				return
+				return ctx.Err()
 			}
 			backoff = min(2*backoff, maxBackoff)
 			continue
@@ -191,11 +199,12 @@ func (c *consumer[T]) fetch(ctx context.Context) {
 		backoff = minBackoff
 		for _, e := range entries {
 			if !c.dispatch(ctx, e) {
-				return
+				return ctx.Err()
 			}
 		}
 		// The inline handler's acknowledgements go with the next read.
 	}
+	return ctx.Err()
 }
 
 // dispatch hands e to a worker; false when ctx ended first (e stays

@@ -394,3 +394,33 @@ func TestStreamAOFRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestKitClosed: closing the Kit ends a subscription's goroutines and
+// makes Consume return redkit.ErrClosed.
+func TestKitClosed(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	k, err := redkit.Open(t.Context(), redkit.Config{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := pubsub.NewTopic[int](k, "c").Subscribe(t.Context(), func(context.Context, pubsub.Message[int]) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := pubsub.NewStream[int](k, "c", nil)
+	done := make(chan error, 1)
+	go func() { done <- s.Consume(t.Context(), "g", "c", func(context.Context, pubsub.Message[int]) error { return nil }) }()
+	time.Sleep(100 * time.Millisecond)
+	k.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, redkit.ErrClosed) {
+			t.Errorf("Consume after Kit.Close = %v, want ErrClosed", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Consume did not return after Kit.Close")
+	}
+	if err := sub.Close(); err != nil {
+		t.Error(err)
+	}
+}

@@ -253,6 +253,13 @@ func (s *Subscription) receive(ready chan<- error) {
 			ready <- err
 			return
 		}
+		if kitClosed(err) {
+			// The Kit is gone for good: end the subscription (Close
+			// still returns nil).
+			s.log.Warn("pubsub: the Kit was closed under a subscription; it ends", "subscription", s.name)
+			s.cancel()
+			return
+		}
 		s.causeMu.Lock()
 		s.cause = err
 		s.causeMu.Unlock()
@@ -379,6 +386,11 @@ func (s *Subscription) Stats() SubscriptionStats {
 		HandlerErrors: s.handlerErrors.Load(),
 		Gaps:          s.gaps.Load(),
 	}
+}
+
+// kitClosed reports an error saying the Kit was closed.
+func kitClosed(err error) bool {
+	return errors.Is(err, redkit.ErrClosed) || errors.Is(err, rueidis.ErrClosing)
 }
 
 // jitter returns a random duration in [d/2, d).
