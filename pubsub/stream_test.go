@@ -409,7 +409,9 @@ func TestKitClosed(t *testing.T) {
 	}
 	s := pubsub.NewStream[int](k, "c", nil)
 	done := make(chan error, 1)
-	go func() { done <- s.Consume(t.Context(), "g", "c", func(context.Context, pubsub.Message[int]) error { return nil }) }()
+	go func() {
+		done <- s.Consume(t.Context(), "g", "c", func(context.Context, pubsub.Message[int]) error { return nil })
+	}()
 	time.Sleep(100 * time.Millisecond)
 	k.Close()
 	select {
