@@ -11,8 +11,9 @@
 // not decode is counted and logged, never delivered.
 //
 // Each Subscription holds a dedicated connection and two goroutines until
-// Close: one receives and buffers (SubscribeOptions.Buffer, default
-// DefaultBuffer), one runs the handler, one message at a time, in order.
+// Close: one keeps the subscription up, one runs the handler, one message
+// at a time, in order. Messages wait for it in a bounded buffer
+// (SubscribeOptions.Buffer, default DefaultBuffer).
 // When the buffer is full the default policy, Drop, discards and counts
 // the message (Stats().Dropped), so a slow handler never holds the
 // connection back and memory stays bounded; Block waits instead. A
