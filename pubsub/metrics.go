@@ -14,15 +14,15 @@ import (
 // counter is a count kept both in process (for Stats) and as an
 // OpenTelemetry counter of the Kit's meter.
 type counter struct {
-	n     atomic.Int64
-	c     metric.Int64Counter
-	attrs metric.MeasurementOption
+	n    atomic.Int64
+	c    metric.Int64Counter
+	opts []metric.AddOption // built once: a variadic call would allocate per Add
 }
 
 func (c *counter) Add(n int64) {
 	c.n.Add(n)
 	if c.c != nil {
-		c.c.Add(context.Background(), n, c.attrs)
+		c.c.Add(context.Background(), n, c.opts...)
 	}
 }
 
@@ -32,10 +32,10 @@ func (c *counter) Load() int64 { return c.n.Load() }
 // the attribute key=value.
 func instrument(k *redkit.Kit, prefix, key, value string, cs map[string]*counter) {
 	tel := engine.HooksOf(k.Client()).Tel
-	attrs := metric.WithAttributeSet(attribute.NewSet(attribute.String(key, value)))
+	opts := []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String(key, value)))}
 	for name, c := range cs {
 		c.c, _ = tel.Meter.Int64Counter(tel.Name("pubsub."+prefix+name), metric.WithDescription(descriptions[prefix+name]))
-		c.attrs = attrs
+		c.opts = opts
 	}
 }
 
