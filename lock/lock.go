@@ -25,6 +25,8 @@ type Lock struct {
 	key        string
 	keys       []string // the Redis keys its scripts use
 	token      string
+	red        string // the token its scripts use: token, or its cohort's
+	local      bool   // managed by its Locker's cohorting (cohort.go)
 	fence      int64
 	acquiredAt time.Time
 
@@ -132,6 +134,13 @@ func (m *Lock) Lost() <-chan struct{} {
 		}
 	}
 	return m.lost
+}
+
+// isMarkedLost reports whether the loss was recorded.
+func (m *Lock) isMarkedLost() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.isLost
 }
 
 // markLost records the loss once.

@@ -40,6 +40,8 @@ type Locker struct {
 	qmu    sync.Mutex
 	held   map[string]heldBy         // key -> this Locker's holder
 	parked map[string][]parkedWaiter // key -> waiters in arrival order
+	keys   map[string]*keyState      // key -> its cohort (cohort.go)
+	cohort bool                      // local handoffs on
 
 	wmu    sync.Mutex
 	wakers map[string]map[chan struct{}]struct{} // redis key -> woken on release
@@ -88,6 +90,8 @@ func New(k *redkit.Kit, opts *Options) *Locker {
 		wakers:  map[string]map[chan struct{}]struct{}{},
 		held:    map[string]heldBy{},
 		parked:  map[string][]parkedWaiter{},
+		keys:    map[string]*keyState{},
+		cohort:  !o.DisableLocalHandoff,
 		readyCh: make(chan struct{}),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -221,7 +225,7 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 
 	keys := l.mutexKeys(key)
 	token := rand.Text()
-	args := []string{token, ms(ttl), "0", l.leaseMS, "", l.checkReceivers()}
+	args := []string{token, ms(ttl), "0", l.leaseMS, "", l.checkReceivers(), "1"}
 	a := &attempt{
 		try: func(ctx context.Context, channel string) (outcome, error) {
 			args[4] = channel
@@ -238,6 +242,7 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 		notify: l,
 	}
 	var prevSent time.Time
+	led, block := false, int64(1)
 	if queue {
 		args[2] = "1"
 		w := &waiter{ch: make(chan int64, 1), key: key, ttl: ttl}
@@ -247,7 +252,30 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 		l.waiters.Store(token, w)
 		defer l.waiters.Delete(token)
 
-		if l.ready.Load() && l.heldHere(key) {
+		if l.cohort {
+			since := time.Now()
+			lw, b := l.join(key, token, ttl, w)
+			if lw != nil {
+				m, err := l.waitLocal(ctx, key, lw, deadline)
+				if m != nil || err != nil {
+					return m, err
+				}
+				b = lw.block
+				if lw.queued {
+					// A release queued us in Redis: it may have handed
+					// us the lock already.
+					since = lw.since
+					select {
+					case fence := <-w.ch:
+						return l.granted(key, keys, token, fence, b, ttl, since, true), nil
+					default:
+					}
+					prevSent = since
+				}
+			}
+			led, block = true, b
+			args[6] = strconv.FormatInt(block, 10)
+		} else if l.ready.Load() && l.heldHere(key) {
 			// This Locker holds the lock: wait for its release to queue
 			// us (no round trip of our own), for at most parkTimeout.
 			parkedAt := time.Now()
@@ -277,7 +305,13 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 	}
 	fence, at, err := wait(ctx, a, queue, deadline, prevSent)
 	if err != nil {
+		if led {
+			l.leaderDone(key)
+		}
 		return nil, err
+	}
+	if l.cohort {
+		return l.granted(key, keys, token, fence, block, ttl, at, led), nil
 	}
 	return l.newLock(key, keys, token, fence, ttl, at), nil
 }
@@ -359,6 +393,14 @@ func (l *Locker) Release(ctx context.Context, key, token string) (bool, error) {
 	if key == "" {
 		return false, redkit.Wrap(op, key, redkit.ErrEmptyKey)
 	}
+	if l.cohort {
+		if m, stale := l.localHolder(key, token); m != nil {
+			ok, err := l.releaseLocal(ctx, m)
+			return ok, redkit.Wrap(op, key, err)
+		} else if stale {
+			return false, nil
+		}
+	}
 	ok, err := l.releaseKeys(ctx, key, l.mutexKeys(key), token)
 	return ok, redkit.Wrap(op, key, err)
 }
@@ -370,27 +412,40 @@ func (l *Locker) Release(ctx context.Context, key, token string) (bool, error) {
 // handed to it at its next poll.
 func (l *Locker) releaseKeys(ctx context.Context, key string, keys []string, token string) (bool, error) {
 	args := append([]string{token, l.checkReceivers(), l.leaseMS, l.channel}, l.takeParked(key)...)
-	msg, err := l.kit.Exec(ctx, releaseScript, keys, args)
+	ok, to, fence, err := l.releaseScript(ctx, keys, args)
 	if err != nil {
 		return false, err
+	}
+	l.released(key, token, to)
+	if fence > 0 && to != "" {
+		// Handed to a waiter of ours: the script published nothing.
+		l.deliver(to, fence)
+	}
+	return ok, nil
+}
+
+// releaseScript runs the release script and returns whether the token
+// held the lock, the new owner's token ("" for none) and, when the new
+// owner is a waiter of this Locker (not published to), its fence.
+func (l *Locker) releaseScript(ctx context.Context, keys, args []string) (bool, string, int64, error) {
+	msg, err := l.kit.Exec(ctx, releaseScript, keys, args)
+	if err != nil {
+		return false, "", 0, err
 	}
 	arr, err := msg.ToArray()
 	if err != nil || len(arr) < 2 {
-		return false, errors.Join(errShortReply, err)
+		return false, "", 0, errors.Join(errShortReply, err)
 	}
 	ok, err := arr[0].AsInt64()
 	if err != nil {
-		return false, err
+		return false, "", 0, err
 	}
 	to, _ := arr[1].ToString()
-	l.released(key, token, to)
+	var fence int64
 	if len(arr) > 2 {
-		// Handed to a waiter of ours: the script published nothing.
-		if fence, _ := arr[2].AsInt64(); fence > 0 && to != "" {
-			l.deliver(to, fence)
-		}
+		fence, _ = arr[2].AsInt64()
 	}
-	return ok == 1, nil
+	return ok == 1, to, fence, nil
 }
 
 // Extend resets the lease of the mutex named key to ttl (0 means
@@ -408,6 +463,19 @@ func (l *Locker) Extend(ctx context.Context, key, token string, ttl time.Duratio
 	if ttl == 0 {
 		ttl = l.opts.TTL
 	}
+	if l.cohort {
+		if m, stale := l.localHolder(key, token); m != nil {
+			ok, err := l.extendLocal(ctx, m, ttl)
+			if ok {
+				m.mu.Lock()
+				m.ttl = ttl
+				m.mu.Unlock()
+			}
+			return ok, redkit.Wrap(op, key, err)
+		} else if stale {
+			return false, nil
+		}
+	}
 	ok, err := extendKey(ctx, l.kit, l.kit.Key("lock", redkit.HashTag(key)), token, ttl)
 	return ok, redkit.Wrap(op, key, err)
 }
@@ -424,10 +492,16 @@ func extendKey(ctx context.Context, k *redkit.Kit, key, token string, ttl time.D
 // The holder interface of a mutex Lock.
 
 func (l *Locker) release(ctx context.Context, m *Lock) (bool, error) {
+	if m.local {
+		return l.releaseLocal(ctx, m)
+	}
 	return l.releaseKeys(ctx, m.key, m.keys, m.token)
 }
 
 func (l *Locker) extend(ctx context.Context, m *Lock, ttl time.Duration) (bool, error) {
+	if m.local {
+		return l.extendLocal(ctx, m, ttl)
+	}
 	sent := time.Now()
 	ok, err := extendKey(ctx, l.kit, m.keys[0], m.token, ttl)
 	if ok {
