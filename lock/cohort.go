@@ -257,12 +257,13 @@ func (l *Locker) releaseLocal(ctx context.Context, m *Lock) (bool, error) {
 			return false, nil
 		}
 		now := time.Now()
-		if len(ks.waiters) == 0 || ks.handoffs >= l.opts.MaxLocalHandoffs || ks.next > ks.last ||
-			!now.Before(ks.until) || m.isMarkedLost() {
+		if len(ks.waiters) == 0 || ks.handoffs >= l.opts.MaxLocalHandoffs || !now.Before(ks.until) || m.isMarkedLost() {
 			break
 		}
 		lw := ks.waiters[0]
-		if ks.until.Sub(now) >= 2*lw.ttl/3 {
+		short := ks.until.Sub(now) < 2*lw.ttl/3
+		refill := ks.next > ks.last
+		if !short && !refill {
 			// The lease in Redis outlasts two thirds of lw's ttl: hand
 			// over, the new lease ending with it at the latest.
 			ks.waiters = ks.waiters[1:]
@@ -281,19 +282,38 @@ func (l *Locker) releaseLocal(ctx context.Context, m *Lock) (bool, error) {
 			l.acquired.Add(context.Background(), 1)
 			return true, nil
 		}
-		// Extend the lease for lw first (m still holds meanwhile).
-		red, ttl := ks.red, lw.ttl
+		// Extend the lease for lw, and/or reserve fences for the
+		// handoffs left (a grant that expected no local waiter reserved
+		// one), first: m still holds meanwhile.
+		red := ks.red
+		var ttl time.Duration
+		if short {
+			ttl = lw.ttl
+		}
+		var n int64
+		if refill {
+			n = int64(l.opts.MaxLocalHandoffs - ks.handoffs)
+		}
 		l.qmu.Unlock()
 		sent := time.Now()
-		ok, err := extendKey(ctx, l.kit, m.keys[0], red, ttl)
+		first, err := l.handover(ctx, m.keys, red, ttl, n)
 		if err != nil {
 			return false, err
 		}
-		if !ok {
+		if first == 0 {
 			l.lostHere(m)
 			return false, nil
 		}
-		l.extendedHere(m, sent.Add(ttl))
+		l.qmu.Lock()
+		if ks.holder == m {
+			if short {
+				ks.until = sent.Add(ttl)
+			}
+			if refill {
+				ks.next, ks.last = first, first+n-1
+			}
+		}
+		l.qmu.Unlock()
 	}
 	// Through Redis: the release script queues the first local waiter as
 	// the next leader, behind the waiters already queued there.
@@ -317,6 +337,21 @@ func (l *Locker) releaseLocal(ctx context.Context, m *Lock) (bool, error) {
 		lead.lead <- struct{}{}
 	}
 	return ok, err
+}
+
+// handover runs the handover script: extends the lease to ttl (0: no)
+// and reserves n fences (0: none). It returns 0 when red no longer holds
+// the lock, else the first fence reserved (1 when none was asked for).
+func (l *Locker) handover(ctx context.Context, keys []string, red string, ttl time.Duration, n int64) (int64, error) {
+	px := "0"
+	if ttl > 0 {
+		px = ms(ttl)
+	}
+	v, err := l.kit.Exec(ctx, handoverScript, keys[:2], []string{red, px, strconv.FormatInt(n, 10)})
+	if err != nil {
+		return 0, err
+	}
+	return v.AsInt64()
 }
 
 // extendLocal extends m, a Lock of this Locker's cohorting.

@@ -20,6 +20,8 @@ var (
 	abandonLua string
 	//go:embed extend.lua
 	extendLua string
+	//go:embed handover.lua
+	handoverLua string
 
 	//go:embed rwmutex.lua
 	rwLua string
@@ -62,6 +64,9 @@ var (
 	releaseScript = rueidis.NewLuaScript(frees + handoffLua + releaseLua)
 	abandonScript = rueidis.NewLuaScript(frees + handoffLua + abandonLua)
 	extendScript  = rueidis.NewLuaScript(frees + extendLua)
+	// handover may reserve fences at maxmemory too: INCRBY of an
+	// existing counter takes no memory, and a release must not fail.
+	handoverScript = rueidis.NewLuaScript(frees + handoffLua + handoverLua)
 
 	rwRLockScript   = rueidis.NewLuaScript(takes + rwLua + rwRLockLua)
 	rwLockScript    = rueidis.NewLuaScript(takes + rwLua + rwLockLua)
