@@ -68,7 +68,7 @@ func TestLocalHandoff(t *testing.T) {
 		go func() {
 			waiting.Add(1)
 			m, err := l.Acquire(ctx, "k", time.Minute, nil)
-			if err != nil {
+			if err != nil && ctx.Err() == nil {
 				t.Errorf("local waiter: %v", err)
 			}
 			ch <- m
@@ -89,7 +89,9 @@ func TestLocalHandoff(t *testing.T) {
 		if got := do(t, srv, "GET", "lt:lock:{k}"); got != first.Token() {
 			t.Fatalf("handoff %d: Redis holds %q, want the first holder's token (no round trip)", i, got)
 		}
-		if m.Token() == prev.Token() || m.Fence() != prev.Fence()+1 {
+		// (The first successor's fences come from a new block: the
+		// remote waiter's first attempt took one fence meanwhile.)
+		if m.Token() == prev.Token() || m.Fence() <= prev.Fence() || i > 0 && m.Fence() != prev.Fence()+1 {
 			t.Fatalf("handoff %d: token %q fence %d after %q %d; want a new token and the next fence", i, m.Token(), m.Fence(), prev.Token(), prev.Fence())
 		}
 		if pttl, _ := strconv.Atoi(do(t, srv, "PTTL", "lt:lock:{k}")); m.TTL() != time.Minute || pttl < 50_000 {

@@ -11,15 +11,18 @@ end
 -- next_fence reserves block fences of the counter k and returns the first:
 -- a Locker hands the rest to its own waiters without a round trip (see
 -- cohort.go), and the next grant's fences are above the whole block. A
--- missing counter (a restart without persistence lost it) is first seeded
--- with the server's clock in microseconds, far above any count handed out
--- before and above earlier seeds as long as the clock does not go back.
--- (The seed is built as a string: a Lua number that large would be written
--- in exponent notation.) INCRBY first: on the usual path, one command.
+-- counter below unseeded (missing, or created by a plain INCRBY of a fast
+-- acquire after a restart without persistence lost it; see fast.go) is
+-- first raised to the server's clock in microseconds, far above any count
+-- handed out before and above earlier seeds as long as the clock does not
+-- go back. (The seed is built as a string: a Lua number that large would
+-- be written in exponent notation.) INCRBY first: on the usual path, one
+-- command.
+local unseeded = 1099511627776 -- 2^40; seeds are about 1.7e15
 local function next_fence(k, block)
   local n = tonumber(block)
   local v = redis.call('INCRBY', k, n)
-  if v == n then
+  if v < unseeded then
     local t = redis.call('TIME')
     redis.call('SET', k, t[1] .. string.format('%06d', tonumber(t[2])))
     v = redis.call('INCRBY', k, n)

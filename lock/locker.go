@@ -226,8 +226,24 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 	keys := l.mutexKeys(key)
 	token := rand.Text()
 	args := []string{token, ms(ttl), "0", l.leaseMS, "", l.checkReceivers(), "1"}
+	led, block := false, int64(1)
+	// The first attempt at a key this Locker has no reason to think held
+	// is the fast acquire (fast.go): no script.
+	fast := !queue || !l.cohort && !l.heldHere(key)
 	a := &attempt{
 		try: func(ctx context.Context, channel string) (outcome, error) {
+			if fast {
+				fast = false
+				fence, err := l.fastAcquire(ctx, keys, token, ttl, block)
+				switch {
+				case err == nil:
+					return outcome{won: true, fence: fence}, nil
+				case !errors.Is(err, errNotSet):
+					return outcome{}, attemptErr(ctx, opAcquire, key, err)
+				case !queue:
+					return outcome{busy: redkit.Wrap(opAcquire, key, ErrNotAcquired)}, nil
+				}
+			}
 			args[4] = channel
 			msg, err := l.kit.Exec(ctx, acquireScript, keys, args)
 			if err != nil {
@@ -242,7 +258,6 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 		notify: l,
 	}
 	var prevSent time.Time
-	led, block := false, int64(1)
 	if queue {
 		args[2] = "1"
 		w := &waiter{ch: make(chan int64, 1), key: key, ttl: ttl}
@@ -255,6 +270,7 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 		if l.cohort {
 			since := time.Now()
 			lw, b := l.join(key, token, ttl, w)
+			fast = lw == nil
 			if lw != nil {
 				m, err := l.waitLocal(ctx, key, lw, deadline)
 				if m != nil || err != nil {
@@ -271,6 +287,9 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 					default:
 					}
 					prevSent = since
+					a.queued = redkit.Wrap(opAcquire, key, ErrNotAcquired)
+				} else {
+					fast = true
 				}
 			}
 			led, block = true, b

@@ -22,6 +22,8 @@ var (
 	extendLua string
 	//go:embed handover.lua
 	handoverLua string
+	//go:embed seed.lua
+	seedLua string
 
 	//go:embed rwmutex.lua
 	rwLua string
@@ -67,6 +69,7 @@ var (
 	// handover may reserve fences at maxmemory too: INCRBY of an
 	// existing counter takes no memory, and a release must not fail.
 	handoverScript = rueidis.NewLuaScript(frees + handoffLua + handoverLua)
+	seedScript     = rueidis.NewLuaScript(takes + handoffLua + seedLua)
 
 	rwRLockScript   = rueidis.NewLuaScript(takes + rwLua + rwRLockLua)
 	rwLockScript    = rueidis.NewLuaScript(takes + rwLua + rwLockLua)
