@@ -25,6 +25,33 @@ import (
 // not yet noticed that their holder's lease ran out can be taken by a
 // newcomer before them.
 
+// A key whose fast acquire found it held skips the fast acquire for
+// busyFor: a waiter then queues itself with its first round trip, not its
+// second (which in "7 goroutines of one process and 1 of another" cost the
+// lone waiter its turns). At most busyKeys keys are remembered.
+const (
+	busyFor  = time.Second
+	busyKeys = 4096
+)
+
+// contended reports whether a fast acquire of key failed within busyFor.
+func (l *Locker) contended(key string) bool {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	at, ok := l.busy[key]
+	return ok && time.Since(at) < busyFor
+}
+
+// sawContention records a failed fast acquire of key.
+func (l *Locker) sawContention(key string) {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	if len(l.busy) >= busyKeys {
+		clear(l.busy)
+	}
+	l.busy[key] = time.Now()
+}
+
 // unseeded is the bound below which a fence counter has not been seeded
 // from the clock (as in handoff.lua).
 const unseeded = 1 << 40

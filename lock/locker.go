@@ -41,6 +41,7 @@ type Locker struct {
 	held   map[string]heldBy         // key -> this Locker's holder
 	parked map[string][]parkedWaiter // key -> waiters in arrival order
 	keys   map[string]*keyState      // key -> its cohort (cohort.go)
+	busy   map[string]time.Time      // key -> last failed fast acquire (fast.go)
 	cohort bool                      // local handoffs on
 
 	wmu    sync.Mutex
@@ -91,6 +92,7 @@ func New(k *redkit.Kit, opts *Options) *Locker {
 		held:    map[string]heldBy{},
 		parked:  map[string][]parkedWaiter{},
 		keys:    map[string]*keyState{},
+		busy:    map[string]time.Time{},
 		cohort:  !o.DisableLocalHandoff,
 		readyCh: make(chan struct{}),
 		ctx:     ctx,
@@ -229,7 +231,7 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 	led, block := false, int64(1)
 	// The first attempt at a key this Locker has no reason to think held
 	// is the fast acquire (fast.go): no script.
-	fast := !queue || !l.cohort && !l.heldHere(key)
+	fast := !l.contended(key) && (!queue || !l.cohort && !l.heldHere(key))
 	a := &attempt{
 		try: func(ctx context.Context, channel string) (outcome, error) {
 			if fast {
@@ -240,6 +242,8 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 					return outcome{won: true, fence: fence}, nil
 				case !errors.Is(err, errNotSet):
 					return outcome{}, attemptErr(ctx, opAcquire, key, err)
+				default:
+					l.sawContention(key)
 				case !queue:
 					return outcome{busy: redkit.Wrap(opAcquire, key, ErrNotAcquired)}, nil
 				}
@@ -270,7 +274,7 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 		if l.cohort {
 			since := time.Now()
 			lw, b := l.join(key, token, ttl, w)
-			fast = lw == nil
+			fast = lw == nil && !l.contended(key)
 			if lw != nil {
 				m, err := l.waitLocal(ctx, key, lw, deadline)
 				if m != nil || err != nil {
@@ -289,7 +293,7 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 					prevSent = since
 					a.queued = redkit.Wrap(opAcquire, key, ErrNotAcquired)
 				} else {
-					fast = true
+					fast = !l.contended(key)
 				}
 			}
 			led, block = true, b
