@@ -410,7 +410,9 @@ func (l *Locker) newLock(key string, keys []string, token string, fence int64, t
 
 // Release releases the mutex named key if token holds it, handing it to
 // the next waiter. It reports whether token held it; a lock held by
-// another token is never touched. Errors are Redis failures, wrapped.
+// another token is never touched. The token of a lock handed over within
+// a Locker is known only to that Locker (see Lock.Token). Errors are
+// Redis failures, wrapped.
 func (l *Locker) Release(ctx context.Context, key, token string) (bool, error) {
 	const op = "lock: release"
 	if key == "" {
