@@ -61,7 +61,7 @@ type counters struct {
 // line. statBatch hits of a cell are passed to the Kit's Hits at once;
 // Cache.Stats passes the rest.
 const (
-	nStats    = 16
+	nStats    = 16 // 1 << 4: see hitNear
 	statBatch = 64
 )
 
@@ -76,7 +76,7 @@ type statCell struct {
 // the Kit's total gets near hits in batches.
 //
 // The stripe comes from the address of the calling goroutine's stack:
-// goroutines have stacks of their own (2 KiB or more apart), so the ones
+// goroutines have stacks of their own (kilobytes apart), so the ones
 // running on different cores at a moment write different lines but for
 // the odd collision, and a goroutine keeps its cell call after call. It
 // costs nothing: the sync.Pool token per P that this replaces (as otter's
@@ -86,7 +86,10 @@ type statCell struct {
 // moving between cores made a parallel near hit 2.5x slower).
 func (m *counters) hitNear() int64 {
 	var here byte
-	cell := &m.near[(uintptr(unsafe.Pointer(&here))>>11)&(nStats-1)]
+	// Fibonacci hashing of the address: stacks are aligned to powers of
+	// two, so its low bits say little.
+	h := uint64(uintptr(unsafe.Pointer(&here))) * 0x9E3779B97F4A7C15
+	cell := &m.near[h>>(64-4)]
 	n := cell.n.Add(1)
 	if n&(statBatch-1) == 0 {
 		m.flushCell(cell, n)
