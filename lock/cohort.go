@@ -326,11 +326,23 @@ func (l *Locker) releaseLocal(ctx context.Context, m *Lock) (bool, error) {
 		ks.acquiring++
 		args = append(args, lead.token, ms(lead.ttl), strconv.FormatInt(lead.block, 10))
 	}
+	red, until := ks.red, ks.until
 	ks.holder = nil
 	l.tidy(m.key, ks)
 	l.qmu.Unlock()
 	ok, to, fence, err := l.releaseScript(ctx, m.keys, args)
-	if err == nil && fence > 0 && to != "" {
+	switch {
+	case err != nil:
+		// Redis may still hold the lock for m: m holds again, as far as
+		// this Locker knows, so that Release can be tried again (through
+		// Redis: no local handoff).
+		l.qmu.Lock()
+		if ks := l.state(m.key); ks.holder == nil {
+			ks.holder, ks.red, ks.until = m, red, until
+			ks.next, ks.last, ks.handoffs = 1, 0, l.opts.MaxLocalHandoffs
+		}
+		l.qmu.Unlock()
+	case fence > 0 && to != "":
 		l.deliver(to, fence)
 	}
 	if lead != nil {

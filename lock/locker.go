@@ -19,9 +19,12 @@ import (
 
 // Locker hands out distributed locks on one Kit: mutexes (Acquire,
 // TryAcquire, Do), read/write locks (RWMutex) and counting semaphores
-// (Semaphore). Waiting acquirers are queued beside the lock, first come
-// first served, and a release hands the lock straight to the first live
-// waiter and wakes it through one pub/sub subscription per Locker.
+// (Semaphore). A release hands a mutex to a waiting Acquire of the same
+// Locker inside the process, with no round trip (up to
+// Options.MaxLocalHandoffs times in a row); waiters of different Lockers
+// are queued beside the lock, first come first served, and a release
+// hands the lock straight to the first live one and wakes it through one
+// pub/sub subscription per Locker.
 //
 // A Locker is safe for concurrent use. It owns one goroutine (the
 // notification subscriber) from New until Close.
