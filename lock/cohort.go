@@ -91,11 +91,12 @@ func (l *Locker) tidy(key string, ks *keyState) {
 // join is the start of a queueing Acquire: it returns a localWaiter (w
 // registered in Locker.waiters) when the acquirer is to wait for a local
 // handoff, or nil and the block to ask Redis for when it leads.
-func (l *Locker) join(key, token string, ttl time.Duration, w *waiter) (*localWaiter, int64) {
+func (l *Locker) join(key, token string, ttl time.Duration) (*localWaiter, int64) {
 	l.qmu.Lock()
 	defer l.qmu.Unlock()
 	ks := l.state(key)
 	if ks.acquiring > 0 || (ks.holder != nil && time.Now().Before(ks.until)) {
+		w := &waiter{ch: make(chan int64, 1), key: key, ttl: ttl}
 		lw := &localWaiter{w: w, token: token, ttl: ttl, lk: make(chan *Lock, 1), lead: make(chan struct{}, 1)}
 		// Registered before a release can pop it and queue it in Redis.
 		l.waiters.Store(token, w)

@@ -230,41 +230,109 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 
 	keys := l.mutexKeys(key)
 	token := rand.Text()
-	args := []string{token, ms(ttl), "0", l.leaseMS, "", l.checkReceivers(), "1"}
-	led, block := false, int64(1)
+	s := slowAcquire{key: key, keys: keys, token: token, ttl: ttl, queue: queue, deadline: deadline, block: 1}
 	// The first attempt at a key this Locker has no reason to think held
-	// is the fast acquire (fast.go): no script.
+	// is the fast acquire (fast.go): no script, and none of the waiting
+	// machinery below is built for it.
 	fast := !l.contended(key) && (!queue || !l.cohort && !l.heldHere(key))
-	// A queueing acquirer's waiter is registered (for the handoff, which
-	// may arrive before the script's reply) before its first attempt that
-	// can queue it: not for a fast acquire, which costs an uncontended
-	// cycle a sync.Map store and delete less.
-	var w *waiter
-	registered := false
+	if queue && l.cohort {
+		lw, b := l.join(key, token, ttl)
+		fast = lw == nil && !l.contended(key)
+		if lw != nil {
+			// lw.w is registered in l.waiters: a release may queue it.
+			s.w, s.registered = lw.w, true
+			m, err := l.waitLocal(ctx, key, lw, deadline)
+			if m != nil || err != nil {
+				l.waiters.Delete(token)
+				return m, err
+			}
+			b = lw.block
+			if lw.queued {
+				// A release queued us in Redis: it may have handed us
+				// the lock already.
+				select {
+				case fence := <-lw.w.ch:
+					l.waiters.Delete(token)
+					return l.granted(key, keys, token, fence, b, ttl, lw.since, true), nil
+				default:
+				}
+				s.prevSent = lw.since
+				s.queued = redkit.Wrap(opAcquire, key, ErrNotAcquired)
+			} else {
+				fast = !l.contended(key)
+			}
+		}
+		s.led, s.block = true, b
+	}
+	if fast {
+		sent := time.Now()
+		fence, err := l.fastAcquire(ctx, keys, token, ttl, s.block)
+		switch {
+		case err == nil:
+			if s.registered {
+				l.waiters.Delete(token)
+			}
+			return s.won(l, fence, sent), nil
+		case !errors.Is(err, errNotSet):
+			// It may have run on the server: give up what it may have
+			// left (as wait does).
+			l.abandon(ctx, keys, token, ttl)
+			if s.registered {
+				l.waiters.Delete(token)
+			}
+			if s.led {
+				l.leaderDone(key)
+			}
+			return nil, attemptErr(ctx, opAcquire, key, err)
+		case !queue:
+			return nil, redkit.Wrap(opAcquire, key, ErrNotAcquired)
+		}
+		l.sawContention(key)
+	}
+	return l.acquireSlow(ctx, &s)
+}
+
+// slowAcquire is an acquire that goes on after its fast attempt (or
+// without one): by the acquire script, waiting as wait does.
+type slowAcquire struct {
+	key      string
+	keys     []string
+	token    string
+	ttl      time.Duration
+	queue    bool
+	deadline time.Time
+
+	w          *waiter // nil until needed
+	registered bool    // w is in Locker.waiters
+	prevSent   time.Time
+	queued     error // see attempt.queued
+	led        bool  // counted in its keyState's acquiring
+	block      int64 // fences to reserve
+}
+
+// won returns the Lock of a grant.
+func (s *slowAcquire) won(l *Locker, fence int64, at time.Time) *Lock {
+	if l.cohort {
+		return l.granted(s.key, s.keys, s.token, fence, s.block, s.ttl, at, s.led)
+	}
+	return l.newLock(s.key, s.keys, s.token, fence, s.ttl, at)
+}
+
+func (l *Locker) acquireSlow(ctx context.Context, s *slowAcquire) (*Lock, error) {
+	key, keys, token, ttl := s.key, s.keys, s.token, s.ttl
 	defer func() {
-		if registered {
+		if s.registered {
 			l.waiters.Delete(token)
 		}
 	}()
+	args := []string{token, ms(ttl), "0", l.leaseMS, "", l.checkReceivers(), strconv.FormatInt(s.block, 10)}
 	a := &attempt{
 		try: func(ctx context.Context, channel string) (outcome, error) {
-			if fast {
-				fast = false
-				fence, err := l.fastAcquire(ctx, keys, token, ttl, block)
-				switch {
-				case err == nil:
-					return outcome{won: true, fence: fence}, nil
-				case !errors.Is(err, errNotSet):
-					return outcome{}, attemptErr(ctx, opAcquire, key, err)
-				default:
-					l.sawContention(key)
-				case !queue:
-					return outcome{busy: redkit.Wrap(opAcquire, key, ErrNotAcquired)}, nil
-				}
-			}
-			if w != nil && !registered {
-				l.waiters.Store(token, w)
-				registered = true
+			if s.w != nil && !s.registered {
+				// Registered before the attempt that can queue it: the
+				// handoff may arrive before the script's reply.
+				l.waiters.Store(token, s.w)
+				s.registered = true
 			}
 			args[4] = channel
 			msg, err := l.kit.Exec(ctx, acquireScript, keys, args)
@@ -278,55 +346,28 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 		pause:  l.pollDelay,
 		giveUp: func(ctx context.Context) { l.abandon(ctx, keys, token, ttl) },
 		notify: l,
+		queued: s.queued,
 	}
-	var prevSent time.Time
-	if queue {
+	if s.queue {
 		args[2] = "1"
-		w = &waiter{ch: make(chan int64, 1), key: key, ttl: ttl}
-		a.handoff = w.ch
-
-		if l.cohort {
-			since := time.Now()
-			lw, b := l.join(key, token, ttl, w) // registers w for a local waiter
-			registered = lw != nil
-			fast = lw == nil && !l.contended(key)
-			if lw != nil {
-				m, err := l.waitLocal(ctx, key, lw, deadline)
-				if m != nil || err != nil {
-					return m, err
-				}
-				b = lw.block
-				if lw.queued {
-					// A release queued us in Redis: it may have handed
-					// us the lock already.
-					since = lw.since
-					select {
-					case fence := <-w.ch:
-						return l.granted(key, keys, token, fence, b, ttl, since, true), nil
-					default:
-					}
-					prevSent = since
-					a.queued = redkit.Wrap(opAcquire, key, ErrNotAcquired)
-				} else {
-					fast = !l.contended(key)
-				}
-			}
-			led, block = true, b
-			args[6] = strconv.FormatInt(block, 10)
-		} else if l.ready.Load() && l.heldHere(key) {
+		if s.w == nil {
+			s.w = &waiter{ch: make(chan int64, 1), key: key, ttl: ttl}
+		}
+		a.handoff = s.w.ch
+		if !l.cohort && l.ready.Load() && l.heldHere(key) {
 			// This Locker holds the lock: wait for its release to queue
 			// us (no round trip of our own), for at most parkTimeout.
 			parkedAt := time.Now()
-			l.waiters.Store(token, w)
-			registered = true
+			l.waiters.Store(token, s.w)
+			s.registered = true
 			l.park(key, token, args[1])
 			d := parkTimeout
-			if !deadline.IsZero() {
-				d = max(min(d, time.Until(deadline)), 0)
+			if !s.deadline.IsZero() {
+				d = max(min(d, time.Until(s.deadline)), 0)
 			}
 			timer := time.NewTimer(d)
 			select {
-			case fence := <-w.ch:
+			case fence := <-s.w.ch:
 				timer.Stop()
 				l.unpark(key, token)
 				return l.newLock(key, keys, token, fence, ttl, parkedAt), nil
@@ -340,20 +381,17 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 			// Still waiting: queue ourselves (a no-op if the release
 			// did meanwhile) and wait as any waiter.
 			l.unpark(key, token)
-			prevSent = parkedAt
+			s.prevSent = parkedAt
 		}
 	}
-	fence, at, err := wait(ctx, a, queue, deadline, prevSent)
+	fence, at, err := wait(ctx, a, s.queue, s.deadline, s.prevSent)
 	if err != nil {
-		if led {
+		if s.led {
 			l.leaderDone(key)
 		}
 		return nil, err
 	}
-	if l.cohort {
-		return l.granted(key, keys, token, fence, block, ttl, at, led), nil
-	}
-	return l.newLock(key, keys, token, fence, ttl, at), nil
+	return s.won(l, fence, at), nil
 }
 
 // abandon removes token's queue entry and releases the lock if the token
