@@ -47,6 +47,9 @@ type Result struct {
 	// per call: the client's cost, steadier than throughput when other
 	// processes compete for the cores.
 	CPUPerOp time.Duration
+	// ServerCPUPerOp is redis-server's CPU time per call (INFO cpu;
+	// 0 when not sampled): the server's cost of the same call.
+	ServerCPUPerOp time.Duration
 }
 
 // Ratio returns r's throughput over base's (0 when base has none). When
@@ -94,6 +97,7 @@ func (env *Env) Compare(goroutines int, variants ...Variant) []Result {
 	hists := make([]hist, len(variants))
 	mallocs := make([]uint64, len(variants))
 	cpu := make([]time.Duration, len(variants))
+	server := make([]time.Duration, len(variants))
 	for i, v := range variants {
 		res[i] = Result{Name: v.Name, Goroutines: goroutines}
 	}
@@ -115,6 +119,7 @@ func (env *Env) Compare(goroutines int, variants ...Variant) []Result {
 			mallocs[i] += m.mallocs
 			r.GCs += m.gcs
 			cpu[i] += m.cpu
+			server[i] += m.server
 		}
 	}
 	for i := range res {
@@ -129,9 +134,10 @@ func (env *Env) Compare(goroutines int, variants ...Variant) []Result {
 		if r.Ops > 0 {
 			r.AllocsPerOp = float64(mallocs[i]) / float64(r.Ops)
 			r.CPUPerOp = cpu[i] / time.Duration(r.Ops)
+			r.ServerCPUPerOp = server[i] / time.Duration(r.Ops)
 		}
-		env.Logf("  %-38s g=%-4d %7.0f ops/s (%.0f-%.0f) p50 %-7s p99 %-7s %4.1f allocs/op %5s CPU/op %3d GCs%s",
-			r.Name, goroutines, r.OpsPerSec, s[0], s[len(s)-1], fmtDur(r.P50), fmtDur(r.P99), r.AllocsPerOp, fmtDur(r.CPUPerOp), r.GCs, errNote(*r))
+		env.Logf("  %-38s g=%-4d %7.0f ops/s (%.0f-%.0f) p50 %-7s p99 %-7s %4.1f allocs/op %5s CPU/op %5s server CPU/op %3d GCs%s",
+			r.Name, goroutines, r.OpsPerSec, s[0], s[len(s)-1], fmtDur(r.P50), fmtDur(r.P99), r.AllocsPerOp, fmtDur(r.CPUPerOp), fmtDur(r.ServerCPUPerOp), r.GCs, errNote(*r))
 	}
 	return res
 }
@@ -151,7 +157,11 @@ func (env *Env) measureQuiet(n int, op Op) measurement {
 	for try := 0; ; try++ {
 		before := env.sampleCPU()
 		m := env.measure(n, op)
-		u, ok := before.to(env.sampleCPU())
+		after := env.sampleCPU()
+		u, ok := before.to(after)
+		if ok {
+			m.server = after.server - before.server
+		}
 		if !ok || u.Others+u.Steal < 0.2 || try == 2 || env.Quick || env.ctx.Err() != nil {
 			if ok && u.Others+u.Steal >= 0.2 {
 				env.disturbed.Add(1)
@@ -169,6 +179,7 @@ type measurement struct {
 	mallocs   uint64
 	gcs       uint32
 	cpu       time.Duration
+	server    time.Duration // redis-server's CPU (0: not sampled)
 	hist      hist
 }
 

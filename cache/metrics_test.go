@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -132,5 +133,54 @@ func TestMetrics(t *testing.T) {
 	c.Close()
 	if got := rec.collect(); got["app.cache.hits m near"] != 0 {
 		t.Fatalf("the cache still reports after Close: %v", got)
+	}
+}
+
+// Near hits are counted per core and passed to the Kit in batches: after
+// many goroutines hit at once, and once they are done, Stats and the
+// Kit's Hits add up exactly.
+func TestNearHitStatsAddUp(t *testing.T) {
+	_, k := single(t)
+	ctx := t.Context()
+	c := cache.New[int](k, "sum", nearOpts())
+	defer c.Close()
+	mustSet(t, c, "hot", 7, time.Hour)
+	mustSet(t, c, "warm", 8, time.Hour)
+	c.Get(ctx, "hot")  // remote hits: they fill the near cache
+	c.Get(ctx, "warm") //
+	before, kitBefore := c.Stats(), k.Stats().Hits
+	const goroutines, each = 64, 1000 + 37 // not a multiple of the batch
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				key := "hot"
+				if (g+i)%5 == 0 {
+					key = "warm"
+				}
+				var v int
+				var err error
+				if i%2 == 0 {
+					v, _, err = c.Get(ctx, key)
+				} else {
+					v, err = c.GetOrSet(ctx, key, func(context.Context) (int, error) { return 0, errors.New("loaded") }, time.Hour)
+				}
+				if err != nil || v < 7 {
+					t.Errorf("hit %d: %v, %v", i, v, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := c.Stats()
+	if got, want := st.NearHits-before.NearHits, int64(goroutines*each); got != want {
+		t.Fatalf("NearHits went up by %d; want %d (Stats %+v)", got, want, st)
+	}
+	if st.RemoteHits != before.RemoteHits || st.Misses != 0 || st.Loads != 0 {
+		t.Fatalf("Stats %+v: lookups left the near cache", st)
+	}
+	if got, want := k.Stats().Hits-kitBefore, int64(goroutines*each); got != want {
+		t.Fatalf("the Kit's Hits went up by %d; want %d", got, want)
 	}
 }

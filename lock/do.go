@@ -86,7 +86,9 @@ func watchdog(m *Lock, cancel context.CancelCauseFunc, stop <-chan struct{}) err
 	every := max(ttl/3, time.Millisecond)
 	retry := max(ttl/10, time.Millisecond)
 	confirmed := m.AcquiredAt()
-	t := time.NewTimer(every)
+	// From the lease's start: a lock handed over within a Locker may
+	// share a lease that began before it was acquired.
+	t := time.NewTimer(max(every-time.Since(confirmed), 0))
 	defer t.Stop()
 	for {
 		select {

@@ -13,18 +13,34 @@
 // the store refuse older fences, because no lease-based lock can stop a
 // paused holder from waking up after its lease.
 //
-// Waiters queue beside the lock, first come first served. A release hands
+// Within one Locker, a lock changes hands without a round trip (lock
+// cohorting, after Dice, Marathe and Shavit, PPoPP 2012): when a holder
+// releases while another Acquire of the same Locker waits for the key, the
+// lock passes to it inside the process while the key stays held in Redis.
+// Only one goroutine per Locker and key asks Redis at a time; the others
+// wait in the process, first come first served. Each local holder has a
+// token, a fence, a lease and a Lost channel of its own, and Release,
+// Extend and Do behave as for a lock granted by Redis: a grant reserves a
+// block of fences in Redis (the next grant's are above it), the lease in
+// Redis is extended before a handoff when it is shorter than two thirds of
+// the successor's ttl, and a handoff happens only while the lease, as the
+// Locker knows it, has not ended. After Options.MaxLocalHandoffs handoffs
+// in a row the release goes through Redis, so that other processes'
+// waiters get their turn; Options.DisableLocalHandoff turns cohorting off.
+//
+// Waiters of different Lockers queue beside the lock, first come first served. A release hands
 // the lock straight to the first live waiter (sets its token as owner,
 // bumps the fence) and publishes to the waiter's Locker, so the woken
-// waiter already holds the lock: one round trip per handoff, and no
-// waiter starves. A waiter that gives up leaves the queue; a dead
+// waiter already holds the lock: one round trip per handoff between
+// processes, and no waiter starves. A waiter that gives up leaves the queue; a dead
 // waiter's entry expires (Options.WaiterLease) and, on one node or
 // Sentinel, a waiter whose Locker has no live subscription is skipped at
 // once. A jittered poll, bounded by Options.PollInterval and sooner when
 // the holder's lease ends, covers what sends no notification. A waiter
-// that arrives while its own Locker holds the lock parks in the process
-// and is queued by the holder's release script, so a lock contended
-// within one process changes hands in one round trip per cycle.
+// that arrives while its own Locker holds the lock waits in the process
+// (with DisableLocalHandoff, it parks and is queued by the holder's
+// release script, so the lock changes hands in one round trip per cycle).
+// An uncontended acquire is SET NX and INCRBY, pipelined, with no script.
 //
 // All keys of a lock share a hash tag (prefix:lock:{name}, :fence, :q,
 // :w), so every script runs on a cluster. Notifications use plain

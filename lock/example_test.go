@@ -52,11 +52,11 @@ func Example() {
 		fmt.Println(err)
 	}
 	m, _ = locker.Acquire(ctx, "order:42", 10*time.Second, nil)
-	fmt.Println("next fence:", m.Fence()-first)
+	fmt.Println("fence increased:", m.Fence() > first)
 	m.Release(ctx)
 	// Output:
 	// true
-	// next fence: 1
+	// fence increased: true
 }
 
 func ExampleLocker_Do() {
@@ -164,4 +164,43 @@ func ExampleNewRedlock() {
 	// Output:
 	// quorum 2 fenced: true
 	// <nil>
+}
+
+// Goroutines of one Locker pass a contended lock among themselves without
+// a round trip to Redis, at most MaxLocalHandoffs times in a row; every
+// holder still gets a fence of its own, above the previous one.
+func ExampleOptions_localHandoff() {
+	kit, done, err := connect()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer done()
+	// The defaults (16 handoffs in a row); DisableLocalHandoff: true would
+	// send every release through Redis, strictly first come first served
+	// across processes.
+	locker := lock.New(kit, &lock.Options{MaxLocalHandoffs: 16})
+	defer locker.Close()
+	ctx := context.Background()
+
+	m, err := locker.Acquire(ctx, "stock:7", 10*time.Second, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	next := make(chan *lock.Lock)
+	go func() {
+		n, err := locker.Acquire(ctx, "stock:7", 10*time.Second, nil) // waits in the process
+		if err != nil {
+			fmt.Println(err)
+		}
+		next <- n
+	}()
+	time.Sleep(50 * time.Millisecond) // let it wait
+	m.Release(ctx)                    // hands the lock over in the process
+	n := <-next
+	fmt.Println("new token:", n.Token() != m.Token(), "higher fence:", n.Fence() > m.Fence())
+	n.Release(ctx)
+	// Output:
+	// new token: true higher fence: true
 }

@@ -8,21 +8,30 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- next_fence increments the fence counter k. A missing counter (a restart
--- without persistence lost it) is first seeded with the server's clock in
--- microseconds, far above any count handed out before and above earlier
--- seeds as long as the clock does not go back. (Built as a string: a Lua
--- number that large would be written in exponent notation.)
-local function next_fence(k)
-  if redis.call('EXISTS', k) == 0 then
+-- next_fence reserves block fences of the counter k and returns the first:
+-- a Locker hands the rest to its own waiters without a round trip (see
+-- cohort.go), and the next grant's fences are above the whole block. A
+-- counter below unseeded (missing, or created by a plain INCRBY of a fast
+-- acquire after a restart without persistence lost it; see fast.go) is
+-- first raised to the server's clock in microseconds, far above any count
+-- handed out before and above earlier seeds as long as the clock does not
+-- go back. (The seed is built as a string: a Lua number that large would
+-- be written in exponent notation.) INCRBY first: on the usual path, one
+-- command.
+local unseeded = 1099511627776 -- 2^40; seeds are about 1.7e15
+local function next_fence(k, block)
+  local n = tonumber(block)
+  local v = redis.call('INCRBY', k, n)
+  if v < unseeded then
     local t = redis.call('TIME')
     redis.call('SET', k, t[1] .. string.format('%06d', tonumber(t[2])))
+    v = redis.call('INCRBY', k, n)
   end
-  return redis.call('INCR', k)
+  return v - n + 1
 end
 
 -- handoff gives the free lock to the first live waiter: it sets the
--- waiter's token as owner, bumps the fence and publishes "fence token" to
+-- waiter's token as owner, reserves the waiter's block of fences and publishes "fence token" to
 -- the waiter's channel, so the woken waiter already holds the lock.
 -- Expired entries are dropped. With check, a waiter whose channel has no
 -- subscriber (its process died or lost its subscription) is dropped too.
@@ -44,12 +53,12 @@ local function handoff(self, check, mine)
     redis.call('HDEL', KEYS[4], head)
     if info then
       now = now or now_ms()
-      local dl, ttl, ch = string.match(info, '^(%d+) (%d+) (.*)$')
+      local dl, ttl, block, ch = string.match(info, '^(%d+) (%d+) (%d+) (.*)$')
       if dl and tonumber(dl) > now then
         if head == self then
           return 'self'
         end
-        local fence = next_fence(KEYS[2])
+        local fence = next_fence(KEYS[2], block)
         if mine and ch == mine then
           redis.call('SET', KEYS[1], head, 'PX', ttl)
           return head, fence

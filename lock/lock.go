@@ -25,6 +25,8 @@ type Lock struct {
 	key        string
 	keys       []string // the Redis keys its scripts use
 	token      string
+	red        string // the token its scripts use: token, or its cohort's
+	local      bool   // managed by its Locker's cohorting (cohort.go)
 	fence      int64
 	acquiredAt time.Time
 
@@ -38,11 +40,16 @@ type Lock struct {
 func (m *Lock) Key() string { return m.key }
 
 // Token returns the lock's token: 128 random bits from crypto/rand, in
-// base32. Only this token can release or extend the lock.
+// base32. Only this token can release or extend the lock. A lock handed
+// over within its Locker (see Options.MaxLocalHandoffs) has a token of its
+// own that only that Locker knows: Redis keeps the token of the first
+// holder of the run, which then no longer releases or extends anything.
 func (m *Lock) Token() string { return m.token }
 
 // Fence returns the fencing token: strictly increasing per key with every
-// acquisition, from a counter that never expires. Pass it with each write
+// acquisition, from a counter that never expires (it may skip values: a
+// grant reserves a block for handoffs within its Locker, and a failed
+// first attempt takes one). Pass it with each write
 // the lock protects and have the store reject writes with a lower fence
 // than it has seen: that stops a holder whose lease ran out (a long GC
 // pause, a stopped process) from overwriting its successor's work.
@@ -132,6 +139,13 @@ func (m *Lock) Lost() <-chan struct{} {
 		}
 	}
 	return m.lost
+}
+
+// isMarkedLost reports whether the loss was recorded.
+func (m *Lock) isMarkedLost() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.isLost
 }
 
 // markLost records the loss once.

@@ -19,9 +19,12 @@ import (
 
 // Locker hands out distributed locks on one Kit: mutexes (Acquire,
 // TryAcquire, Do), read/write locks (RWMutex) and counting semaphores
-// (Semaphore). Waiting acquirers are queued beside the lock, first come
-// first served, and a release hands the lock straight to the first live
-// waiter and wakes it through one pub/sub subscription per Locker.
+// (Semaphore). A release hands a mutex to a waiting Acquire of the same
+// Locker inside the process, with no round trip (up to
+// Options.MaxLocalHandoffs times in a row); waiters of different Lockers
+// are queued beside the lock, first come first served, and a release
+// hands the lock straight to the first live one and wakes it through one
+// pub/sub subscription per Locker.
 //
 // A Locker is safe for concurrent use. It owns one goroutine (the
 // notification subscriber) from New until Close.
@@ -40,6 +43,9 @@ type Locker struct {
 	qmu    sync.Mutex
 	held   map[string]heldBy         // key -> this Locker's holder
 	parked map[string][]parkedWaiter // key -> waiters in arrival order
+	keys   map[string]*keyState      // key -> its cohort (cohort.go)
+	busy   map[string]time.Time      // key -> last failed fast acquire (fast.go)
+	cohort bool                      // local handoffs on
 
 	wmu    sync.Mutex
 	wakers map[string]map[chan struct{}]struct{} // redis key -> woken on release
@@ -88,6 +94,9 @@ func New(k *redkit.Kit, opts *Options) *Locker {
 		wakers:  map[string]map[chan struct{}]struct{}{},
 		held:    map[string]heldBy{},
 		parked:  map[string][]parkedWaiter{},
+		keys:    map[string]*keyState{},
+		busy:    map[string]time.Time{},
+		cohort:  !o.DisableLocalHandoff,
 		readyCh: make(chan struct{}),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -150,7 +159,13 @@ func (l *Locker) goBackground(fn func(ctx context.Context)) {
 // script can touch them all on a cluster.
 func (l *Locker) mutexKeys(key string) []string {
 	lk := l.kit.Key("lock", redkit.HashTag(key))
-	return []string{lk, lk + ":fence", lk + ":q", lk + ":w"}
+	// One string holds all four (substrings of it): an uncontended cycle
+	// allocates for keys once, not four times.
+	all := lk + ":fence" + lk + ":q" + lk + ":w"
+	n := len(lk)
+	f := n + len(":fence")
+	q := f + n + len(":q")
+	return []string{all[:n], all[:f], all[f:q], all[q:]}
 }
 
 // checkReceivers is the scripts' flag to skip waiters whose channel has
@@ -221,9 +236,110 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 
 	keys := l.mutexKeys(key)
 	token := rand.Text()
-	args := []string{token, ms(ttl), "0", l.leaseMS, "", l.checkReceivers()}
+	s := slowAcquire{key: key, keys: keys, token: token, ttl: ttl, queue: queue, deadline: deadline, block: 1}
+	// The first attempt at a key this Locker has no reason to think held
+	// is the fast acquire (fast.go): no script, and none of the waiting
+	// machinery below is built for it.
+	fast := !l.contended(key) && (!queue || !l.cohort && !l.heldHere(key))
+	if queue && l.cohort {
+		lw, b := l.join(key, token, ttl)
+		fast = lw == nil && !l.contended(key)
+		if lw != nil {
+			// lw.w is registered in l.waiters: a release may queue it.
+			s.w, s.registered = lw.w, true
+			m, err := l.waitLocal(ctx, key, lw, deadline)
+			if m != nil || err != nil {
+				l.waiters.Delete(token)
+				return m, err
+			}
+			b = lw.block
+			if lw.queued {
+				// A release queued us in Redis: it may have handed us
+				// the lock already.
+				select {
+				case fence := <-lw.w.ch:
+					l.waiters.Delete(token)
+					return l.granted(key, keys, token, fence, b, ttl, lw.since, true), nil
+				default:
+				}
+				s.prevSent = lw.since
+				s.queued = redkit.Wrap(opAcquire, key, ErrNotAcquired)
+			} else {
+				fast = !l.contended(key)
+			}
+		}
+		s.led, s.block = true, b
+	}
+	if fast {
+		sent := time.Now()
+		fence, err := l.fastAcquire(ctx, keys, token, ttl, s.block)
+		switch {
+		case err == nil:
+			if s.registered {
+				l.waiters.Delete(token)
+			}
+			return s.won(l, fence, sent), nil
+		case !errors.Is(err, errNotSet):
+			// It may have run on the server: give up what it may have
+			// left (as wait does).
+			l.abandon(ctx, keys, token, ttl)
+			if s.registered {
+				l.waiters.Delete(token)
+			}
+			if s.led {
+				l.leaderDone(key)
+			}
+			return nil, attemptErr(ctx, opAcquire, key, err)
+		case !queue:
+			return nil, redkit.Wrap(opAcquire, key, ErrNotAcquired)
+		}
+		l.sawContention(key)
+	}
+	return l.acquireSlow(ctx, &s)
+}
+
+// slowAcquire is an acquire that goes on after its fast attempt (or
+// without one): by the acquire script, waiting as wait does.
+type slowAcquire struct {
+	key      string
+	keys     []string
+	token    string
+	ttl      time.Duration
+	queue    bool
+	deadline time.Time
+
+	w          *waiter // nil until needed
+	registered bool    // w is in Locker.waiters
+	prevSent   time.Time
+	queued     error // see attempt.queued
+	led        bool  // counted in its keyState's acquiring
+	block      int64 // fences to reserve
+}
+
+// won returns the Lock of a grant.
+func (s *slowAcquire) won(l *Locker, fence int64, at time.Time) *Lock {
+	if l.cohort {
+		return l.granted(s.key, s.keys, s.token, fence, s.block, s.ttl, at, s.led)
+	}
+	return l.newLock(s.key, s.keys, s.token, fence, s.ttl, at)
+}
+
+func (l *Locker) acquireSlow(ctx context.Context, s *slowAcquire) (*Lock, error) {
+	key, keys, token, ttl := s.key, s.keys, s.token, s.ttl
+	defer func() {
+		if s.registered {
+			l.waiters.Delete(token)
+		}
+	}()
+	args := []string{token, ms(ttl), "0", l.leaseMS, "", l.checkReceivers(), strconv.FormatInt(s.block, 10)}
 	a := &attempt{
 		try: func(ctx context.Context, channel string) (outcome, error) {
+			if s.w != nil && !s.registered {
+				// Registered before the attempt that can queue it: the
+				// handoff may arrive before the script's reply.
+				l.waiters.Store(token, s.w)
+				s.registered = true
+			}
 			args[4] = channel
 			msg, err := l.kit.Exec(ctx, acquireScript, keys, args)
 			if err != nil {
@@ -236,29 +352,28 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 		pause:  l.pollDelay,
 		giveUp: func(ctx context.Context) { l.abandon(ctx, keys, token, ttl) },
 		notify: l,
+		queued: s.queued,
 	}
-	var prevSent time.Time
-	if queue {
+	if s.queue {
 		args[2] = "1"
-		w := &waiter{ch: make(chan int64, 1), key: key, ttl: ttl}
-		a.handoff = w.ch
-		// Registered before the first attempt: the handoff may arrive
-		// before the script's reply.
-		l.waiters.Store(token, w)
-		defer l.waiters.Delete(token)
-
-		if l.ready.Load() && l.heldHere(key) {
+		if s.w == nil {
+			s.w = &waiter{ch: make(chan int64, 1), key: key, ttl: ttl}
+		}
+		a.handoff = s.w.ch
+		if !l.cohort && l.ready.Load() && l.heldHere(key) {
 			// This Locker holds the lock: wait for its release to queue
 			// us (no round trip of our own), for at most parkTimeout.
 			parkedAt := time.Now()
+			l.waiters.Store(token, s.w)
+			s.registered = true
 			l.park(key, token, args[1])
 			d := parkTimeout
-			if !deadline.IsZero() {
-				d = max(min(d, time.Until(deadline)), 0)
+			if !s.deadline.IsZero() {
+				d = max(min(d, time.Until(s.deadline)), 0)
 			}
 			timer := time.NewTimer(d)
 			select {
-			case fence := <-w.ch:
+			case fence := <-s.w.ch:
 				timer.Stop()
 				l.unpark(key, token)
 				return l.newLock(key, keys, token, fence, ttl, parkedAt), nil
@@ -272,14 +387,17 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration, que
 			// Still waiting: queue ourselves (a no-op if the release
 			// did meanwhile) and wait as any waiter.
 			l.unpark(key, token)
-			prevSent = parkedAt
+			s.prevSent = parkedAt
 		}
 	}
-	fence, at, err := wait(ctx, a, queue, deadline, prevSent)
+	fence, at, err := wait(ctx, a, s.queue, s.deadline, s.prevSent)
 	if err != nil {
+		if s.led {
+			l.leaderDone(key)
+		}
 		return nil, err
 	}
-	return l.newLock(key, keys, token, fence, ttl, at), nil
+	return s.won(l, fence, at), nil
 }
 
 // abandon removes token's queue entry and releases the lock if the token
@@ -353,11 +471,21 @@ func (l *Locker) newLock(key string, keys []string, token string, fence int64, t
 
 // Release releases the mutex named key if token holds it, handing it to
 // the next waiter. It reports whether token held it; a lock held by
-// another token is never touched. Errors are Redis failures, wrapped.
+// another token is never touched. The token of a lock handed over within
+// a Locker is known only to that Locker (see Lock.Token). Errors are
+// Redis failures, wrapped.
 func (l *Locker) Release(ctx context.Context, key, token string) (bool, error) {
 	const op = "lock: release"
 	if key == "" {
 		return false, redkit.Wrap(op, key, redkit.ErrEmptyKey)
+	}
+	if l.cohort {
+		if m, stale := l.localHolder(key, token); m != nil {
+			ok, err := l.releaseLocal(ctx, m)
+			return ok, redkit.Wrap(op, key, err)
+		} else if stale {
+			return false, nil
+		}
 	}
 	ok, err := l.releaseKeys(ctx, key, l.mutexKeys(key), token)
 	return ok, redkit.Wrap(op, key, err)
@@ -370,27 +498,40 @@ func (l *Locker) Release(ctx context.Context, key, token string) (bool, error) {
 // handed to it at its next poll.
 func (l *Locker) releaseKeys(ctx context.Context, key string, keys []string, token string) (bool, error) {
 	args := append([]string{token, l.checkReceivers(), l.leaseMS, l.channel}, l.takeParked(key)...)
-	msg, err := l.kit.Exec(ctx, releaseScript, keys, args)
+	ok, to, fence, err := l.releaseScript(ctx, keys, args)
 	if err != nil {
 		return false, err
+	}
+	l.released(key, token, to)
+	if fence > 0 && to != "" {
+		// Handed to a waiter of ours: the script published nothing.
+		l.deliver(to, fence)
+	}
+	return ok, nil
+}
+
+// releaseScript runs the release script and returns whether the token
+// held the lock, the new owner's token ("" for none) and, when the new
+// owner is a waiter of this Locker (not published to), its fence.
+func (l *Locker) releaseScript(ctx context.Context, keys, args []string) (bool, string, int64, error) {
+	msg, err := l.kit.Exec(ctx, releaseScript, keys, args)
+	if err != nil {
+		return false, "", 0, err
 	}
 	arr, err := msg.ToArray()
 	if err != nil || len(arr) < 2 {
-		return false, errors.Join(errShortReply, err)
+		return false, "", 0, errors.Join(errShortReply, err)
 	}
 	ok, err := arr[0].AsInt64()
 	if err != nil {
-		return false, err
+		return false, "", 0, err
 	}
 	to, _ := arr[1].ToString()
-	l.released(key, token, to)
+	var fence int64
 	if len(arr) > 2 {
-		// Handed to a waiter of ours: the script published nothing.
-		if fence, _ := arr[2].AsInt64(); fence > 0 && to != "" {
-			l.deliver(to, fence)
-		}
+		fence, _ = arr[2].AsInt64()
 	}
-	return ok == 1, nil
+	return ok == 1, to, fence, nil
 }
 
 // Extend resets the lease of the mutex named key to ttl (0 means
@@ -408,6 +549,19 @@ func (l *Locker) Extend(ctx context.Context, key, token string, ttl time.Duratio
 	if ttl == 0 {
 		ttl = l.opts.TTL
 	}
+	if l.cohort {
+		if m, stale := l.localHolder(key, token); m != nil {
+			ok, err := l.extendLocal(ctx, m, ttl)
+			if ok {
+				m.mu.Lock()
+				m.ttl = ttl
+				m.mu.Unlock()
+			}
+			return ok, redkit.Wrap(op, key, err)
+		} else if stale {
+			return false, nil
+		}
+	}
 	ok, err := extendKey(ctx, l.kit, l.kit.Key("lock", redkit.HashTag(key)), token, ttl)
 	return ok, redkit.Wrap(op, key, err)
 }
@@ -424,10 +578,16 @@ func extendKey(ctx context.Context, k *redkit.Kit, key, token string, ttl time.D
 // The holder interface of a mutex Lock.
 
 func (l *Locker) release(ctx context.Context, m *Lock) (bool, error) {
+	if m.local {
+		return l.releaseLocal(ctx, m)
+	}
 	return l.releaseKeys(ctx, m.key, m.keys, m.token)
 }
 
 func (l *Locker) extend(ctx context.Context, m *Lock, ttl time.Duration) (bool, error) {
+	if m.local {
+		return l.extendLocal(ctx, m, ttl)
+	}
 	sent := time.Now()
 	ok, err := extendKey(ctx, l.kit, m.keys[0], m.token, ttl)
 	if ok {

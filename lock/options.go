@@ -23,6 +23,15 @@ const (
 	// A waiter that dies loses its place after at most this long, so a
 	// lock is not handed to it.
 	DefaultWaiterLease = 2 * time.Second
+
+	// DefaultMaxLocalHandoffs bounds how many times in a row a mutex
+	// changes hands within one Locker before a release goes through Redis
+	// (see Options.MaxLocalHandoffs).
+	DefaultMaxLocalHandoffs = 16
+
+	// maxLocalHandoffs is the largest MaxLocalHandoffs: a grant reserves
+	// MaxLocalHandoffs+1 fences, and a larger block buys nothing.
+	maxLocalHandoffs = 1024
 )
 
 // Options configures a Locker. The zero value (or a nil *Options) means
@@ -50,6 +59,29 @@ type Options struct {
 	// that a live waiter refreshes its place before it lapses.
 	WaiterLease time.Duration
 
+	// MaxLocalHandoffs bounds the local handoffs of a mutex (lock
+	// cohorting): when a holder releases while another Acquire of the same
+	// Locker waits for the key, the lock passes to that waiter inside the
+	// process, without a round trip, while the key stays held in Redis
+	// under the same lease; after MaxLocalHandoffs such handoffs in a row
+	// the release goes through Redis, so the waiters of other processes
+	// (queued there, first come first served) get their turn. Every local
+	// holder has a token, a fence (from a block the grant reserved in
+	// Redis: the next grant's fences are above it), a lease and a Lost
+	// channel of its own, and Release, Extend and Do behave as for a lock
+	// granted by Redis. Default DefaultMaxLocalHandoffs; at most 1024.
+	MaxLocalHandoffs int
+
+	// DisableLocalHandoff turns lock cohorting off: every release goes
+	// through Redis, and waiters of all processes take turns strictly
+	// first come, first served (a waiter of another process never waits
+	// behind a run of up to MaxLocalHandoffs local holders). Turn it off
+	// when that strict order across processes matters more than
+	// throughput, or when another tool releases or inspects locks by the
+	// token in Redis (a local successor's token is known only to its
+	// Locker; Redis keeps the token of the run's first holder).
+	DisableLocalHandoff bool
+
 	// Logger receives what return values cannot show (a failed background
 	// renewal, a dropped notification subscription); default the Kit's.
 	Logger *slog.Logger
@@ -68,6 +100,10 @@ func (o *Options) Validate() error {
 	optcheck.NonNegative(c, "WaitTimeout", o.WaitTimeout)
 	optcheck.NonNegative(c, "PollInterval", o.PollInterval)
 	optcheck.NonNegative(c, "WaiterLease", o.WaiterLease)
+	optcheck.NonNegative(c, "MaxLocalHandoffs", o.MaxLocalHandoffs)
+	if o.MaxLocalHandoffs > maxLocalHandoffs {
+		c.Add("MaxLocalHandoffs", "must be at most %d (got %d)", maxLocalHandoffs, o.MaxLocalHandoffs)
+	}
 	poll := cmp.Or(max(o.PollInterval, 0), DefaultPollInterval)
 	if o.WaiterLease > 0 && o.WaiterLease < 3*poll {
 		c.Add("WaiterLease", "must be at least 3*PollInterval (%s) (got %s)", 3*poll, o.WaiterLease)
@@ -86,6 +122,7 @@ func (o *Options) normalize(log *slog.Logger) Options {
 	if n.WaiterLease == 0 {
 		n.WaiterLease = max(DefaultWaiterLease, 3*n.PollInterval)
 	}
+	n.MaxLocalHandoffs = cmp.Or(n.MaxLocalHandoffs, DefaultMaxLocalHandoffs)
 	if n.Logger == nil {
 		n.Logger = log
 	}

@@ -28,6 +28,11 @@ func TestOptionsValidate(t *testing.T) {
 			"lock: Options.TTL must not be negative (got -1ns)", "lock: Options.PollInterval must not be negative (got -1ms)"}},
 		{"short lease", &lock.Options{PollInterval: time.Second, WaiterLease: 2 * time.Second},
 			[]string{"lock: Options.WaiterLease must be at least 3*PollInterval (3s) (got 2s)"}},
+		{"local handoffs", &lock.Options{MaxLocalHandoffs: 1024, DisableLocalHandoff: true}, nil},
+		{"MaxLocalHandoffs negative", &lock.Options{MaxLocalHandoffs: -1},
+			[]string{"lock: Options.MaxLocalHandoffs must not be negative (got -1)"}},
+		{"MaxLocalHandoffs large", &lock.Options{MaxLocalHandoffs: 1025},
+			[]string{"lock: Options.MaxLocalHandoffs must be at most 1024 (got 1025)"}},
 
 		{"redlock nil", (*lock.RedlockOptions)(nil), nil},
 		{"redlock zero", &lock.RedlockOptions{}, nil},

@@ -96,7 +96,7 @@ func (l *Locker) unpark(key, token string) {
 }
 
 // takeParked removes and returns key's parked waiters, in arrival order,
-// as token, ttl pairs for the release script.
+// as token, ttl, fence block triples for the release script.
 func (l *Locker) takeParked(key string) []string {
 	l.qmu.Lock()
 	defer l.qmu.Unlock()
@@ -104,9 +104,9 @@ func (l *Locker) takeParked(key string) []string {
 	if len(p) == 0 {
 		return nil
 	}
-	out := make([]string, 0, 2*len(p))
+	out := make([]string, 0, 3*len(p))
 	for _, w := range p {
-		out = append(out, w.token, w.ttlMS)
+		out = append(out, w.token, w.ttlMS, "1")
 	}
 	delete(l.parked, key)
 	return out

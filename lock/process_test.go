@@ -123,10 +123,11 @@ func helperMutex(t *testing.T) {
 	}
 }
 
-// Mutual exclusion across 4 processes of 8 goroutines: 20,000 critical
-// sections of a GET-then-SET counter. The counter must be exact, no two
-// sections may overlap, and the fences must increase in the order the
-// sections ran.
+// Mutual exclusion across 4 processes of 8 goroutines, with local
+// handoffs (the default): 20,000 critical sections of a GET-then-SET
+// counter. The counter must be exact, no two sections may overlap, the
+// fences must increase in the order the sections ran, and most handoffs
+// took no script call.
 func TestMutualExclusionProcesses(t *testing.T) {
 	const procs, total = 4, 20000
 	rounds := total / (procs * helperGoroutines)
@@ -200,6 +201,21 @@ func TestMutualExclusionProcesses(t *testing.T) {
 	}
 	if overlaps+disorder > 0 {
 		t.Errorf("%d overlapping sections, %d out-of-order fences", overlaps, disorder)
+	}
+	// A cycle through Redis runs two scripts (acquire, release); local
+	// handoffs run none.
+	scripts := 0
+	for line := range strings.Lines(do(t, srv, "INFO", "commandstats")) {
+		for _, cmd := range []string{"cmdstat_evalsha:calls=", "cmdstat_eval:calls="} {
+			if rest, ok := strings.CutPrefix(line, cmd); ok {
+				n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+				scripts += n
+			}
+		}
+	}
+	t.Logf("%d script calls for %d critical sections", scripts, want)
+	if scripts >= want {
+		t.Errorf("%d script calls for %d critical sections: few local handoffs", scripts, want)
 	}
 }
 

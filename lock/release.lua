@@ -2,7 +2,7 @@
 -- to the first live waiter.
 -- ARGV[1] token  ARGV[2] '1' to drop waiters with no subscriber
 -- ARGV[3] waiter lease ms  ARGV[4] the caller Locker's channel
--- ARGV[5..] pairs of token, ttl ms: waiters of the caller's Locker that
+-- ARGV[5..] triples of token, ttl ms, fence block: waiters of the caller's Locker that
 -- arrived while it held the lock; they join the queue first (behind
 -- those already in it), saving each a round trip.
 -- Returns {1, new owner's token or '', fence} when released, {0, '', 0}
@@ -13,8 +13,8 @@ local n = #ARGV
 if n > 4 then
   local lease = tonumber(ARGV[3])
   local deadline = now_ms() + lease
-  for i = 5, n, 2 do
-    local info = string.format('%d %s %s', deadline, ARGV[i + 1], ARGV[4])
+  for i = 5, n, 3 do
+    local info = string.format('%d %s %s %s', deadline, ARGV[i + 1], ARGV[i + 2], ARGV[4])
     if redis.call('HSET', KEYS[4], ARGV[i], info) == 1 then
       redis.call('RPUSH', KEYS[3], ARGV[i])
     end

@@ -20,6 +20,10 @@ var (
 	abandonLua string
 	//go:embed extend.lua
 	extendLua string
+	//go:embed handover.lua
+	handoverLua string
+	//go:embed seed.lua
+	seedLua string
 
 	//go:embed rwmutex.lua
 	rwLua string
@@ -62,6 +66,10 @@ var (
 	releaseScript = rueidis.NewLuaScript(frees + handoffLua + releaseLua)
 	abandonScript = rueidis.NewLuaScript(frees + handoffLua + abandonLua)
 	extendScript  = rueidis.NewLuaScript(frees + extendLua)
+	// handover may reserve fences at maxmemory too: INCRBY of an
+	// existing counter takes no memory, and a release must not fail.
+	handoverScript = rueidis.NewLuaScript(frees + handoffLua + handoverLua)
+	seedScript     = rueidis.NewLuaScript(takes + handoffLua + seedLua)
 
 	rwRLockScript   = rueidis.NewLuaScript(takes + rwLua + rwRLockLua)
 	rwLockScript    = rueidis.NewLuaScript(takes + rwLua + rwLockLua)

@@ -53,6 +53,10 @@ type attempt struct {
 	// (RWMutex, Semaphore). Either may be nil.
 	handoff <-chan int64
 	woken   <-chan struct{}
+	// queued, when not nil, says a release queued this waiter already:
+	// the wait starts with a pause (ended by the handoff), not an
+	// attempt, and queued is the error if it ends first.
+	queued error
 }
 
 // outcome is what one attempt found.
@@ -79,7 +83,10 @@ type outcome struct {
 // and a time no later than the moment the lock was granted. prevSent, if
 // not zero, is when this waiter first asked (a parked mutex waiter).
 func wait(ctx context.Context, a *attempt, queue bool, deadline, prevSent time.Time) (int64, time.Time, error) {
-	var timer *time.Timer
+	var (
+		timer *time.Timer
+		err   error
+	)
 	defer func() {
 		if timer != nil {
 			timer.Stop()
@@ -96,8 +103,11 @@ func wait(ctx context.Context, a *attempt, queue bool, deadline, prevSent time.T
 			}
 		}
 		sent := time.Now()
-		o, err := a.try(ctx, channel)
-		if err != nil {
+		var o outcome
+		if a.queued != nil {
+			o, sent = outcome{busy: a.queued}, prevSent
+			a.queued = nil
+		} else if o, err = a.try(ctx, channel); err != nil {
 			a.undo(ctx)
 			return 0, sent, err
 		}
