@@ -3,34 +3,65 @@
 -- passed go back to the ready set (up to ARGV[4] of each per call); then
 -- the job with the highest priority (the oldest among equals) moves to the
 -- in-flight set, scored by its deadline, under a fresh receipt token.
+-- When ARGV[5] is '1' (now and then, and whenever the queue is found
+-- empty) it also removes dead jobs older than the retention and releases
+-- unique keys whose ttl ended.
 -- KEYS[1] ready, KEYS[2] delayed, KEYS[3] inflight (zset: id -> deadline ms),
--- KEYS[4] jobs, KEYS[5] meta, KEYS[6] seq (see push.lua)
--- ARGV[1] visibility ms, ARGV[2] receipt token, ARGV[3] worker, ARGV[4] limit
--- Returns {1, id, payload, priority, attempts, deadline, reclaimed} or, when
--- nothing is ready, {0, next due time or -1, now, reclaimed}.
+-- KEYS[4] jobs, KEYS[5] meta, KEYS[6] seq, KEYS[7] signal,
+-- KEYS[8] dead (zset: id -> when it died, ms), KEYS[9] uniq, KEYS[10] uniqx,
+-- KEYS[11] stats (hash: processed, failed) (see push.lua)
+-- ARGV[1] visibility ms, ARGV[2] receipt token, ARGV[3] worker, ARGV[4] limit,
+-- ARGV[5] housekeeping '1'/'0', ARGV[6] dead retention ms, ARGV[7] stats ttl ms
+-- Returns {1, id, payload, priority, attempts, deadline, reclaimed, last
+-- error, ready time, now} or, when nothing is ready, {0, next due time or
+-- -1, now, reclaimed}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[4])
 
-local function requeue(id)
+local function requeue(id, ready_at)
   local p = redis.call('HGET', KEYS[5], id .. ':p')
   if not p then
     return -- the job's data is gone (queue deleted meanwhile): drop the id
   end
   local seq = redis.call('INCR', KEYS[6])
   redis.call('ZADD', KEYS[1], p, string.format('%015.0f', 1e15 - seq) .. ':' .. id)
+  redis.call('HSET', KEYS[5], id .. ':t', ready_at)
 end
 
-local due = redis.call('ZRANGE', KEYS[2], '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
-for _, id in ipairs(due) do
-  redis.call('ZREM', KEYS[2], id)
-  requeue(id)
+local due = redis.call('ZRANGE', KEYS[2], '-inf', now, 'BYSCORE', 'LIMIT', 0, limit, 'WITHSCORES')
+for i = 1, #due, 2 do
+  redis.call('ZREM', KEYS[2], due[i])
+  requeue(due[i], due[i + 1])
 end
 local expired = redis.call('ZRANGE', KEYS[3], '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
 for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[3], id)
   redis.call('HDEL', KEYS[5], id .. ':r', id .. ':w')
-  requeue(id)
+  requeue(id, now)
+end
+
+local function housekeeping()
+  local retention = tonumber(ARGV[6])
+  local old = redis.call('ZRANGE', KEYS[8], '-inf', now - retention, 'BYSCORE', 'LIMIT', 0, limit)
+  for _, id in ipairs(old) do
+    redis.call('ZREM', KEYS[8], id)
+    redis.call('HDEL', KEYS[4], id)
+    redis.call('HDEL', KEYS[5], id .. ':p', id .. ':a', id .. ':r', id .. ':w', id .. ':t', id .. ':e', id .. ':u')
+  end
+  local ended = redis.call('ZRANGE', KEYS[10], '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
+  for _, u in ipairs(ended) do
+    local holder = redis.call('HGET', KEYS[9], u)
+    if holder and redis.call('HGET', KEYS[5], holder .. ':u') == u then
+      redis.call('ZADD', KEYS[10], 1e15, u) -- released when the job ends
+    else
+      redis.call('ZREM', KEYS[10], u)
+      redis.call('HDEL', KEYS[9], u)
+    end
+  end
+end
+if ARGV[5] == '1' then
+  housekeeping()
 end
 
 while true do
@@ -44,18 +75,35 @@ while true do
     local attempts = redis.call('HINCRBY', KEYS[5], id .. ':a', 1)
     local deadline = now + tonumber(ARGV[1])
     redis.call('ZADD', KEYS[3], deadline, id)
+    local m = redis.call('HMGET', KEYS[5], id .. ':p', id .. ':e', id .. ':t')
     redis.call('HSET', KEYS[5], id .. ':r', ARGV[2], id .. ':w', ARGV[3])
-    return {1, id, payload, redis.call('HGET', KEYS[5], id .. ':p') or top[2], attempts, deadline, #expired}
+    return {1, id, payload, m[1] or top[2], attempts, deadline, #expired, m[2] or '', tonumber(m[3] or now), now}
   end
 end
 
-local due_at = -1
-local d = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-if #d > 0 then
-  due_at = tonumber(d[2])
+-- Empty: stale wake-up tokens and the FIFO counter can go, and it is a
+-- good time to clean up.
+redis.call('DEL', KEYS[6], KEYS[7])
+if ARGV[5] ~= '1' then
+  housekeeping()
 end
-local f = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-if #f > 0 and (due_at < 0 or tonumber(f[2]) < due_at) then
-  due_at = tonumber(f[2])
+redis.call('PEXPIRE', KEYS[11], ARGV[7])
+
+local due_at = -1
+local function earliest(key, offset)
+  local d = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if #d > 0 then
+    local at = tonumber(d[2]) + offset
+    if due_at < 0 or at < due_at then
+      due_at = at
+    end
+  end
+end
+earliest(KEYS[2], 0)
+earliest(KEYS[3], 0)
+earliest(KEYS[8], tonumber(ARGV[6]))
+earliest(KEYS[10], 0)
+if due_at >= 1e15 then
+  due_at = -1
 end
 return {0, due_at, now, #expired}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -31,17 +32,27 @@ var (
 	nackSrc string
 	//go:embed extend.lua
 	extendSrc string
+	//go:embed fail.lua
+	failSrc string
+	//go:embed requeue.lua
+	requeueSrc string
+	//go:embed dead.lua
+	deadSrc string
 
 	pushScript   = rueidis.NewLuaScript(pushSrc)
 	popScript    = rueidis.NewLuaScript(popSrc)
 	ackScript    = rueidis.NewLuaScript(ackSrc)
 	nackScript   = rueidis.NewLuaScript(nackSrc)
-	extendScript = rueidis.NewLuaScript(extendSrc)
+	extendScript  = rueidis.NewLuaScript(extendSrc)
+	failScript    = rueidis.NewLuaScript(failSrc)
+	requeueScript = rueidis.NewLuaScript(requeueSrc)
+	deadScript    = rueidis.NewLuaScript(deadSrc)
 )
 
 // keys of one queue; all share the hash tag {name}.
 type keys struct {
 	base, ready, delayed, inflight, jobs, meta, seq, signal string
+	dead, stats, uniq, uniqx                                string
 }
 
 func newKeys(k *redkit.Kit, name string) keys {
@@ -55,11 +66,16 @@ func newKeys(k *redkit.Kit, name string) keys {
 		meta:     b + ":meta",
 		seq:      b + ":seq",
 		signal:   b + ":signal",
+		dead:     b + ":dead",
+		stats:    b + ":stats",
+		uniq:     b + ":uniq",
+		uniqx:    b + ":uniqx",
 	}
 }
 
 func (ks *keys) all() []string {
-	return []string{ks.ready, ks.delayed, ks.inflight, ks.jobs, ks.meta, ks.seq, ks.signal}
+	return []string{ks.ready, ks.delayed, ks.inflight, ks.jobs, ks.meta, ks.seq, ks.signal,
+		ks.dead, ks.stats, ks.uniq, ks.uniqx}
 }
 
 // Priority is a reliable priority work queue of T values: see the package
@@ -76,16 +92,28 @@ type Priority[T any] struct {
 	reclaim int
 	err     error // from construction: an empty name
 
+	maxAttempts int
+	backoff     func(attempt int) time.Duration
+	retention   time.Duration
+
 	// pop's fixed script keys and args, built once.
-	popKeys []string
-	visArg  string
-	batch   string
+	popKeys      []string
+	visArg       string
+	batch        string
+	retentionArg string
+	pops         atomic.Uint32 // every housekeepEvery-th pop cleans up
 
 	m metrics
 }
 
+// housekeepEvery: one Pop in this many (and every Pop that finds the
+// queue empty) also removes expired dead jobs and unique keys.
+const housekeepEvery = 64
+
 type metrics struct {
 	pushed, delivered, acked, nacked, reclaimed, lost metric.Int64Counter
+	processed, failed, retried, dead                  metric.Int64Counter
+	handlerTime, pickup                               metric.Float64Histogram
 	attrs                                             metric.MeasurementOption
 }
 
@@ -114,9 +142,17 @@ func NewPriority[T any](k *redkit.Kit, name string, opts *Options) *Priority[T] 
 	q.vis = cmpOr(o.Visibility, DefaultVisibility)
 	q.poll = cmpOr(o.PollInterval, DefaultPollInterval)
 	q.reclaim = cmpOr(o.ReclaimBatch, DefaultReclaimBatch)
-	q.popKeys = []string{q.ks.ready, q.ks.delayed, q.ks.inflight, q.ks.jobs, q.ks.meta, q.ks.seq}
+	q.maxAttempts = cmpOr(o.MaxAttempts, DefaultMaxAttempts)
+	q.backoff = o.Backoff
+	if q.backoff == nil {
+		q.backoff = DefaultBackoff
+	}
+	q.retention = cmpOr(o.DeadRetention, DefaultDeadRetention)
+	q.popKeys = []string{q.ks.ready, q.ks.delayed, q.ks.inflight, q.ks.jobs, q.ks.meta, q.ks.seq,
+		q.ks.signal, q.ks.dead, q.ks.uniq, q.ks.uniqx, q.ks.stats}
 	q.visArg = strconv.FormatInt(max(q.vis.Milliseconds(), 1), 10)
 	q.batch = strconv.Itoa(q.reclaim)
+	q.retentionArg = strconv.FormatInt(max(q.retention.Milliseconds(), 1), 10)
 
 	tel := engine.HooksOf(k.Client()).Tel
 	counter := func(n, desc string) metric.Int64Counter {
@@ -130,8 +166,18 @@ func NewPriority[T any](k *redkit.Kit, name string, opts *Options) *Priority[T] 
 		nacked:    counter("nacked", "Jobs given back by Nack"),
 		reclaimed: counter("reclaimed", "In-flight jobs returned to the queue after their visibility deadline"),
 		lost:      counter("lost", "Acks, Nacks and Extends refused because the delivery no longer owned the job"),
+		processed: counter("processed", "Jobs whose Work handler succeeded (acknowledged)"),
+		failed:    counter("failed", "Work handler failures (errors, panics, timeouts)"),
+		retried:   counter("retried", "Failed jobs scheduled for another attempt"),
+		dead:      counter("dead", "Jobs dead-lettered after their last attempt"),
 		attrs:     metric.WithAttributeSet(attribute.NewSet(attribute.String("queue.name", name))),
 	}
+	histogram := func(n, desc string) metric.Float64Histogram {
+		h, _ := tel.Meter.Float64Histogram(tel.Name("queue."+n), metric.WithDescription(desc), metric.WithUnit("s"))
+		return h
+	}
+	q.m.handlerTime = histogram("handler.duration", "Time a Work handler took per job")
+	q.m.pickup = histogram("pickup.latency", "Time from a job becoming ready to its delivery")
 	return q
 }
 
@@ -159,7 +205,7 @@ func (q *Priority[T]) check(op string) error {
 // in, first out) and returns the job's ID. priority may be any float64
 // but NaN. It wakes one waiting PopWait.
 func (q *Priority[T]) Push(ctx context.Context, v T, priority float64) (id string, err error) {
-	return q.push(ctx, "queue: push", v, priority, 0)
+	return q.push(ctx, "queue: push", v, priority, 0, "", 0)
 }
 
 // PushDelayed adds v with priority, to become ready after delay (measured
@@ -167,10 +213,10 @@ func (q *Priority[T]) Push(ctx context.Context, v T, priority float64) (id strin
 // Push; a negative delay is redkit.ErrNegativeTTL. Delayed jobs become
 // ready on the next Pop after they fall due (PopWait wakes for them).
 func (q *Priority[T]) PushDelayed(ctx context.Context, v T, priority float64, delay time.Duration) (string, error) {
-	return q.push(ctx, "queue: push delayed", v, priority, delay)
+	return q.push(ctx, "queue: push delayed", v, priority, delay, "", 0)
 }
 
-func (q *Priority[T]) push(ctx context.Context, op string, v T, priority float64, delay time.Duration) (string, error) {
+func (q *Priority[T]) push(ctx context.Context, op string, v T, priority float64, delay time.Duration, unique string, ttl time.Duration) (string, error) {
 	if err := q.check(op); err != nil {
 		return "", err
 	}
@@ -189,12 +235,19 @@ func (q *Priority[T]) push(ctx context.Context, op string, v T, priority float64
 		delayMs = max(delay.Milliseconds(), 1)
 	}
 	id := newID()
-	_, err = q.k.Exec(ctx, pushScript,
-		[]string{q.ks.ready, q.ks.delayed, q.ks.jobs, q.ks.meta, q.ks.seq, q.ks.signal},
+	msg, err := q.k.Exec(ctx, pushScript,
+		[]string{q.ks.ready, q.ks.delayed, q.ks.jobs, q.ks.meta, q.ks.seq, q.ks.signal, q.ks.uniq, q.ks.uniqx},
 		[]string{id, bytesString(data), formatPriority(priority), strconv.FormatInt(delayMs, 10),
-			strconv.Itoa(signalCap), strconv.FormatInt(signalTTL.Milliseconds(), 10)})
+			strconv.Itoa(signalCap), strconv.FormatInt(signalTTL.Milliseconds(), 10),
+			unique, strconv.FormatInt(ttl.Milliseconds(), 10)})
 	if err != nil {
 		return "", redkit.Wrap(op, q.name, err)
+	}
+	if arr, _ := msg.ToArray(); len(arr) == 2 {
+		if ok, _ := arr[0].AsInt64(); ok == 0 {
+			holder, _ := arr[1].ToString()
+			return holder, redkit.Wrap(op, q.name, fmt.Errorf("unique key %q held by job %s: %w", unique, holder, ErrDuplicate))
+		}
 	}
 	q.m.pushed.Add(context.Background(), 1, q.m.attrs)
 	return id, nil
@@ -223,7 +276,12 @@ func (q *Priority[T]) pop(ctx context.Context, worker string) (*Job[T], time.Dur
 		return nil, -1, err
 	}
 	token := rand.Text()
-	msg, err := q.k.Exec(ctx, popScript, q.popKeys, []string{q.visArg, token, worker, q.batch})
+	house := "0"
+	if q.pops.Add(1)%housekeepEvery == 0 {
+		house = "1"
+	}
+	msg, err := q.k.Exec(ctx, popScript, q.popKeys, []string{q.visArg, token, worker, q.batch,
+		house, q.retentionArg, q.retentionArg})
 	if err != nil {
 		return nil, -1, redkit.Wrap(op, q.name, err)
 	}
@@ -243,7 +301,7 @@ func (q *Priority[T]) pop(ctx context.Context, worker string) (*Job[T], time.Dur
 		}
 		return nil, time.Duration(max(due-now, 0)) * time.Millisecond, ErrEmpty
 	}
-	if len(arr) < 7 {
+	if len(arr) < 10 {
 		return nil, -1, redkit.Wrap(op, q.name, fmt.Errorf("unexpected script reply %v", msg))
 	}
 	id, _ := arr[1].ToString()
@@ -254,15 +312,20 @@ func (q *Priority[T]) pop(ctx context.Context, worker string) (*Job[T], time.Dur
 	if n, _ := arr[6].AsInt64(); n > 0 {
 		q.m.reclaimed.Add(context.Background(), n, q.m.attrs)
 	}
+	lastErr, _ := arr[7].ToString()
+	readyAt, _ := arr[8].AsInt64()
+	now, _ := arr[9].AsInt64()
 	q.m.delivered.Add(context.Background(), 1, q.m.attrs)
+	q.m.pickup.Record(context.Background(), float64(max(now-readyAt, 0))/1e3, q.m.attrs)
 	job := &Job[T]{
-		ID:       id,
-		Priority: prio,
-		Attempts: int(attempts),
-		Worker:   worker,
-		Deadline: time.UnixMilli(deadline),
-		q:        q,
-		receipt:  token,
+		ID:        id,
+		Priority:  prio,
+		Attempts:  int(attempts),
+		Worker:    worker,
+		Deadline:  time.UnixMilli(deadline),
+		LastError: lastErr,
+		q:         q,
+		receipt:   token,
 	}
 	v, err := codec.Decode[T](q.f, unsafe.Slice(unsafe.StringData(payload), len(payload)))
 	if err != nil {
