@@ -39,10 +39,10 @@ var (
 	//go:embed dead.lua
 	deadSrc string
 
-	pushScript   = rueidis.NewLuaScript(pushSrc)
-	popScript    = rueidis.NewLuaScript(popSrc)
-	ackScript    = rueidis.NewLuaScript(ackSrc)
-	nackScript   = rueidis.NewLuaScript(nackSrc)
+	pushScript    = rueidis.NewLuaScript(pushSrc)
+	popScript     = rueidis.NewLuaScript(popSrc)
+	ackScript     = rueidis.NewLuaScript(ackSrc)
+	nackScript    = rueidis.NewLuaScript(nackSrc)
 	extendScript  = rueidis.NewLuaScript(extendSrc)
 	failScript    = rueidis.NewLuaScript(failSrc)
 	requeueScript = rueidis.NewLuaScript(requeueSrc)
