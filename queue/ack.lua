@@ -1,5 +1,5 @@
 -- ack.lua: finish a delivered job, if this delivery still owns it.
--- KEYS[1] inflight, KEYS[2] jobs, KEYS[3] meta, KEYS[4] stats, KEYS[5] uniq,
+-- KEYS[1] inflight, KEYS[2] jobs (unused), KEYS[3] meta, KEYS[4] stats, KEYS[5] uniq,
 -- KEYS[6] uniqx (see push.lua and pop.lua)
 -- ARGV[1] id, ARGV[2] receipt token, ARGV[3] stats ttl ms
 -- Returns 1, or 0 when the job went back to the queue or was delivered
@@ -10,8 +10,7 @@ if m[1] ~= ARGV[2] then
   return 0
 end
 redis.call('ZREM', KEYS[1], id)
-redis.call('HDEL', KEYS[2], id)
-redis.call('HDEL', KEYS[3], id .. ':p', id .. ':a', id .. ':r', id .. ':w', id .. ':t', id .. ':e', id .. ':u')
+redis.call('HDEL', KEYS[3], id .. ':v', id .. ':p', id .. ':a', id .. ':r', id .. ':w', id .. ':t', id .. ':e', id .. ':u')
 local u = m[2]
 if u then
   -- The unique key outlives the job until its ttl ends.

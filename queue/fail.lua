@@ -42,7 +42,7 @@ end
 local n = redis.call('RPUSH', KEYS[8], '1')
 if n == 1 then
   redis.call('PEXPIRE', KEYS[8], ARGV[8])
-elseif n > tonumber(ARGV[7]) then
+elseif n > 2 * tonumber(ARGV[7]) then
   redis.call('LTRIM', KEYS[8], -tonumber(ARGV[7]), -1)
 end
 return res

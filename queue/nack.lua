@@ -29,7 +29,7 @@ end
 local n = redis.call('RPUSH', KEYS[6], '1')
 if n == 1 then
   redis.call('PEXPIRE', KEYS[6], ARGV[5])
-elseif n > tonumber(ARGV[4]) then
+elseif n > 2 * tonumber(ARGV[4]) then
   redis.call('LTRIM', KEYS[6], -tonumber(ARGV[4]), -1)
 end
 return 1

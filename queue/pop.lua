@@ -7,14 +7,16 @@
 -- empty) it also removes dead jobs older than the retention and releases
 -- unique keys whose ttl ended.
 -- KEYS[1] ready, KEYS[2] delayed, KEYS[3] inflight (zset: id -> deadline ms),
--- KEYS[4] jobs, KEYS[5] meta, KEYS[6] seq, KEYS[7] signal,
+-- KEYS[4] jobs (payloads of jobs pushed before they moved to meta), KEYS[5] meta, KEYS[6] seq, KEYS[7] signal,
 -- KEYS[8] dead (zset: id -> when it died, ms), KEYS[9] uniq, KEYS[10] uniqx,
 -- KEYS[11] stats (hash: processed, failed) (see push.lua)
 -- ARGV[1] visibility ms, ARGV[2] receipt token, ARGV[3] worker, ARGV[4] limit,
--- ARGV[5] housekeeping '1'/'0', ARGV[6] dead retention ms, ARGV[7] stats ttl ms
+-- ARGV[5] housekeeping '1'/'0', ARGV[6] dead retention ms, ARGV[7] stats ttl ms,
+-- ARGV[8] '1' to return expired in-flight jobs ('0': only when empty)
 -- Returns {1, id, payload, priority, attempts, deadline, reclaimed, last
--- error, ready time, now} or, when nothing is ready, {0, next due time or
--- -1, now, reclaimed}.
+-- error, ready time (-1: the time in the id), now, jobs still ready, when
+-- none: next delayed due time or -1} or,
+-- when nothing is ready, {0, next due time or -1, now, reclaimed}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[4])
@@ -34,11 +36,17 @@ for i = 1, #due, 2 do
   redis.call('ZREM', KEYS[2], due[i])
   requeue(due[i], due[i + 1])
 end
-local expired = redis.call('ZRANGE', KEYS[3], '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
-for _, id in ipairs(expired) do
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('HDEL', KEYS[5], id .. ':r', id .. ':w')
-  requeue(id, now)
+local expired = {}
+local function reclaim()
+  expired = redis.call('ZRANGE', KEYS[3], '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
+  for _, id in ipairs(expired) do
+    redis.call('ZREM', KEYS[3], id)
+    redis.call('HDEL', KEYS[5], id .. ':r', id .. ':w')
+    requeue(id, now)
+  end
+end
+if ARGV[8] == '1' then
+  reclaim()
 end
 
 local function housekeeping()
@@ -47,7 +55,7 @@ local function housekeeping()
   for _, id in ipairs(old) do
     redis.call('ZREM', KEYS[8], id)
     redis.call('HDEL', KEYS[4], id)
-    redis.call('HDEL', KEYS[5], id .. ':p', id .. ':a', id .. ':r', id .. ':w', id .. ':t', id .. ':e', id .. ':u')
+    redis.call('HDEL', KEYS[5], id .. ':v', id .. ':p', id .. ':a', id .. ':r', id .. ':w', id .. ':t', id .. ':e', id .. ':u')
   end
   local ended = redis.call('ZRANGE', KEYS[10], '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
   for _, u in ipairs(ended) do
@@ -64,20 +72,43 @@ if ARGV[5] == '1' then
   housekeeping()
 end
 
-while true do
-  local top = redis.call('ZPOPMAX', KEYS[1])
-  if #top == 0 then
-    break
+local function take()
+  while true do
+    local top = redis.call('ZPOPMAX', KEYS[1])
+    if #top == 0 then
+      return nil
+    end
+    local id = string.sub(top[1], 17)
+    local m = redis.call('HMGET', KEYS[5], id .. ':v', id .. ':p', id .. ':a', id .. ':e', id .. ':t')
+    local payload = m[1] or redis.call('HGET', KEYS[4], id)
+    if payload then
+      local attempts = tonumber(m[3] or '0') + 1
+      local deadline = now + tonumber(ARGV[1])
+      redis.call('ZADD', KEYS[3], deadline, id)
+      redis.call('HSET', KEYS[5], id .. ':a', attempts, id .. ':r', ARGV[2], id .. ':w', ARGV[3])
+      local more = redis.call('ZCARD', KEYS[1])
+      local due_at = -1
+      if more == 0 then
+        -- The caller will wait: tell it when the next delayed job is due.
+        local d = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+        if #d > 0 then
+          due_at = tonumber(d[2])
+        end
+      end
+      return {1, id, payload, m[2] or top[2], attempts, deadline, #expired, m[4] or '',
+        tonumber(m[5] or '-1'), now, more, due_at}
+    end
   end
-  local id = string.sub(top[1], 17)
-  local payload = redis.call('HGET', KEYS[4], id)
-  if payload then
-    local attempts = redis.call('HINCRBY', KEYS[5], id .. ':a', 1)
-    local deadline = now + tonumber(ARGV[1])
-    redis.call('ZADD', KEYS[3], deadline, id)
-    local m = redis.call('HMGET', KEYS[5], id .. ':p', id .. ':e', id .. ':t')
-    redis.call('HSET', KEYS[5], id .. ':r', ARGV[2], id .. ':w', ARGV[3])
-    return {1, id, payload, m[1] or top[2], attempts, deadline, #expired, m[2] or '', tonumber(m[3] or now), now}
+end
+local got = take()
+if got then
+  return got
+end
+if ARGV[8] ~= '1' then
+  reclaim()
+  got = take()
+  if got then
+    return got
   end
 end
 

@@ -110,6 +110,11 @@ type Priority[T any] struct {
 // queue empty) also removes expired dead jobs and unique keys.
 const housekeepEvery = 64
 
+// reclaimEvery: one Work Pop in this many (and every one that finds
+// nothing else ready) returns expired in-flight jobs to the queue; Pop
+// and PopWait always do.
+const reclaimEvery = 16
+
 type metrics struct {
 	pushed, delivered, acked, nacked, reclaimed, lost metric.Int64Counter
 	processed, failed, retried, dead                  metric.Int64Counter
@@ -264,30 +269,37 @@ func (q *Priority[T]) push(ctx context.Context, op string, v T, priority float64
 // a zero Value) and an error wrapping redkit.ErrDecode: it is in flight,
 // so Ack it to drop it, or leave it to come back after the deadline.
 func (q *Priority[T]) Pop(ctx context.Context, worker string) (*Job[T], error) {
-	job, _, err := q.pop(ctx, worker)
+	job, _, _, err := q.pop(ctx, worker, false)
 	return job, err
 }
 
-// pop returns the job, or ErrEmpty and how long until a delayed or
-// in-flight job falls due (-1: none).
-func (q *Priority[T]) pop(ctx context.Context, worker string) (*Job[T], time.Duration, error) {
+// pop returns the job and whether more jobs are ready (if not, how long
+// until the next delayed job is due), or ErrEmpty and how long until a
+// delayed or in-flight job falls due (-1: none). A light
+// pop (Work's) returns expired in-flight jobs to the queue only now and
+// then, and whenever nothing else is ready.
+func (q *Priority[T]) pop(ctx context.Context, worker string, light bool) (*Job[T], bool, time.Duration, error) {
 	const op = "queue: pop"
 	if err := q.check(op); err != nil {
-		return nil, -1, err
+		return nil, false, -1, err
 	}
 	token := rand.Text()
-	house := "0"
-	if q.pops.Add(1)%housekeepEvery == 0 {
+	n := q.pops.Add(1)
+	house, reclaim := "0", "1"
+	if n%housekeepEvery == 0 {
 		house = "1"
 	}
+	if light && n%reclaimEvery != 0 {
+		reclaim = "0"
+	}
 	msg, err := q.k.Exec(ctx, popScript, q.popKeys, []string{q.visArg, token, worker, q.batch,
-		house, q.retentionArg, q.retentionArg})
+		house, q.retentionArg, q.retentionArg, reclaim})
 	if err != nil {
-		return nil, -1, redkit.Wrap(op, q.name, err)
+		return nil, false, -1, redkit.Wrap(op, q.name, err)
 	}
 	arr, err := msg.ToArray()
 	if err != nil || len(arr) < 4 {
-		return nil, -1, redkit.Wrap(op, q.name, fmt.Errorf("unexpected script reply %v: %v", msg, err))
+		return nil, false, -1, redkit.Wrap(op, q.name, fmt.Errorf("unexpected script reply %v: %v", msg, err))
 	}
 	found, _ := arr[0].AsInt64()
 	if found == 0 {
@@ -297,12 +309,12 @@ func (q *Priority[T]) pop(ctx context.Context, worker string) (*Job[T], time.Dur
 			q.m.reclaimed.Add(context.Background(), n, q.m.attrs)
 		}
 		if due < 0 {
-			return nil, -1, ErrEmpty
+			return nil, false, -1, ErrEmpty
 		}
-		return nil, time.Duration(max(due-now, 0)) * time.Millisecond, ErrEmpty
+		return nil, false, time.Duration(max(due-now, 0)) * time.Millisecond, ErrEmpty
 	}
-	if len(arr) < 10 {
-		return nil, -1, redkit.Wrap(op, q.name, fmt.Errorf("unexpected script reply %v", msg))
+	if len(arr) < 12 {
+		return nil, false, -1, redkit.Wrap(op, q.name, fmt.Errorf("unexpected script reply %v", msg))
 	}
 	id, _ := arr[1].ToString()
 	payload, _ := arr[2].ToString()
@@ -315,6 +327,14 @@ func (q *Priority[T]) pop(ctx context.Context, worker string) (*Job[T], time.Dur
 	lastErr, _ := arr[7].ToString()
 	readyAt, _ := arr[8].AsInt64()
 	now, _ := arr[9].AsInt64()
+	more, _ := arr[10].AsInt64()
+	wait := time.Duration(-1)
+	if dueAt, _ := arr[11].AsInt64(); dueAt >= 0 {
+		wait = time.Duration(max(dueAt-now, 0)) * time.Millisecond
+	}
+	if readyAt < 0 { // pushed to be ready at once: when its ID was made
+		readyAt, _ = strconv.ParseInt(id[:min(12, len(id))], 16, 64)
+	}
 	q.m.delivered.Add(context.Background(), 1, q.m.attrs)
 	q.m.pickup.Record(context.Background(), float64(max(now-readyAt, 0))/1e3, q.m.attrs)
 	job := &Job[T]{
@@ -329,10 +349,10 @@ func (q *Priority[T]) pop(ctx context.Context, worker string) (*Job[T], time.Dur
 	}
 	v, err := codec.Decode[T](q.f, unsafe.Slice(unsafe.StringData(payload), len(payload)))
 	if err != nil {
-		return job, 0, redkit.Wrap(op, q.name, fmt.Errorf("job %s: %w", id, err))
+		return job, more > 0, wait, redkit.Wrap(op, q.name, fmt.Errorf("job %s: %w", id, err))
 	}
 	job.Value = v
-	return job, 0, nil
+	return job, more > 0, wait, nil
 }
 
 // PopWait is Pop that waits, until a job is ready or ctx ends, for worker.
@@ -352,7 +372,7 @@ func (q *Priority[T]) PopWait(ctx context.Context, worker string) (*Job[T], erro
 		if err := ctx.Err(); err != nil {
 			return nil, errors.Join(ErrEmpty, err)
 		}
-		job, due, err := q.pop(context.WithoutCancel(ctx), worker)
+		job, _, due, err := q.pop(context.WithoutCancel(ctx), worker, false)
 		if !errors.Is(err, ErrEmpty) {
 			if err != nil && ctx.Err() != nil {
 				return nil, errors.Join(ErrEmpty, ctx.Err())

@@ -391,7 +391,7 @@ func testCorrupt(t *testing.T, e env, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.k.Do(ctx, e.k.B().Hset().Key(q.Key()+":jobs").FieldValue().FieldValue(id, "\xc1 junk").Build()); err != nil {
+	if _, err := e.k.Do(ctx, e.k.B().Hset().Key(q.Key()+":meta").FieldValue().FieldValue(id+":v", "\xc1 junk").Build()); err != nil {
 		t.Fatal(err)
 	}
 	job, err := q.Pop(ctx, "w")

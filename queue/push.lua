@@ -1,10 +1,11 @@
 -- push.lua: add one job, ready now or after a delay, and wake one waiter.
 -- KEYS[1] ready    zset: member "<15-digit inverted sequence>:<id>", score priority
 -- KEYS[2] delayed  zset: id -> due time (ms, Redis clock)
--- KEYS[3] jobs     hash: id -> payload
--- KEYS[4] meta     hash: "<id>:p" priority, "<id>:a" deliveries,
+-- KEYS[3] jobs     (unused: payloads live in meta since the job system)
+-- KEYS[4] meta     hash: "<id>:v" payload, "<id>:p" priority, "<id>:a" deliveries,
 --                        "<id>:r" receipt of the current delivery, "<id>:w" worker,
---                        "<id>:t" when it became ready (ms), "<id>:e" last error,
+--                        "<id>:t" when it became ready (ms; unset: the time in its id),
+--                        "<id>:e" last error,
 --                        "<id>:u" its unique key while the job lives
 -- KEYS[5] seq      counter for FIFO order within one priority
 -- KEYS[6] signal   list of wake-up tokens for PopWait and Work (BLPOP)
@@ -15,9 +16,13 @@
 -- ARGV[8] unique ttl ms
 -- Returns {1, id}, or {0, id of the holder} when the unique key is taken.
 local id = ARGV[1]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local u = ARGV[7]
+local delay = tonumber(ARGV[4])
+local now = 0
+if u ~= '' or delay > 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 if u ~= '' then
   local holder = redis.call('HGET', KEYS[7], u)
   if holder then
@@ -30,12 +35,12 @@ if u ~= '' then
   redis.call('HSET', KEYS[7], u, id)
   redis.call('ZADD', KEYS[8], now + tonumber(ARGV[8]), u)
 end
-redis.call('HSET', KEYS[3], id, ARGV[2])
-local delay = tonumber(ARGV[4])
 if u ~= '' then
-  redis.call('HSET', KEYS[4], id .. ':p', ARGV[3], id .. ':t', now + delay, id .. ':u', u)
+  redis.call('HSET', KEYS[4], id .. ':v', ARGV[2], id .. ':p', ARGV[3], id .. ':t', now + delay, id .. ':u', u)
+elseif delay > 0 then
+  redis.call('HSET', KEYS[4], id .. ':v', ARGV[2], id .. ':p', ARGV[3], id .. ':t', now + delay)
 else
-  redis.call('HSET', KEYS[4], id .. ':p', ARGV[3], id .. ':t', now + delay)
+  redis.call('HSET', KEYS[4], id .. ':v', ARGV[2], id .. ':p', ARGV[3])
 end
 if delay > 0 then
   redis.call('ZADD', KEYS[2], now + delay, id)
@@ -48,7 +53,7 @@ end
 local n = redis.call('RPUSH', KEYS[6], '1')
 if n == 1 then
   redis.call('PEXPIRE', KEYS[6], ARGV[6])
-elseif n > tonumber(ARGV[5]) then
+elseif n > 2 * tonumber(ARGV[5]) then
   redis.call('LTRIM', KEYS[6], -tonumber(ARGV[5]), -1)
 end
 return {1, id}

@@ -16,7 +16,7 @@ redis.call('ZADD', KEYS[2], p, string.format('%015.0f', 1e15 - seq) .. ':' .. id
 local n = redis.call('RPUSH', KEYS[5], '1')
 if n == 1 then
   redis.call('PEXPIRE', KEYS[5], ARGV[3])
-elseif n > tonumber(ARGV[2]) then
+elseif n > 2 * tonumber(ARGV[2]) then
   redis.call('LTRIM', KEYS[5], -tonumber(ARGV[2]), -1)
 end
 return 1

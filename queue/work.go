@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -105,13 +106,16 @@ func (q *Priority[T]) Source(h Handler[T], weight int) Source {
 		signal: q.ks.signal,
 		poll:   q.poll,
 		weight: max(weight, 1),
+		stats:  q.ks.stats,
+		ttl:    q.retentionArg,
+		every:  max(q.retention/3, 10*time.Millisecond),
 		logger: engine.HooksOf(q.k.Client()).Tel.Logger,
-		pop: func(ctx context.Context, worker string) (delivery, time.Duration, error) {
-			job, due, err := q.pop(ctx, worker)
+		pop: func(ctx context.Context, worker string) (delivery, bool, time.Duration, error) {
+			job, more, due, err := q.pop(ctx, worker, true)
 			if job == nil {
-				return nil, due, err
+				return nil, false, due, err
 			}
-			return &run[T]{job: job, h: h, decodeErr: err}, 0, nil
+			return &run[T]{job: job, h: h, decodeErr: err}, more, due, nil
 		},
 	}
 }
@@ -125,8 +129,11 @@ type source struct {
 	signal string
 	poll   time.Duration
 	weight int
-	logger *slog.Logger
-	pop    func(ctx context.Context, worker string) (delivery, time.Duration, error)
+	// The stats key's ttl is refreshed every so often while Work runs.
+	stats, ttl string
+	every      time.Duration
+	logger     *slog.Logger
+	pop    func(ctx context.Context, worker string) (delivery, bool, time.Duration, error)
 }
 
 // delivery is one popped job with its handler.
@@ -207,8 +214,9 @@ func (w *pool) run(ctx context.Context) error {
 	defer cancelHard()
 
 	var bg sync.WaitGroup // listeners and the due timer
-	for i := range w.srcs {
+	for i, s := range w.srcs {
 		bg.Go(func() { w.listen(ctx, i) })
+		bg.Go(func() { s.keepStats(ctx) })
 	}
 	bg.Go(func() { w.timer(ctx) })
 
@@ -248,17 +256,29 @@ func (w *pool) run(ctx context.Context) error {
 func (w *pool) slot(ctx, hard context.Context) {
 	st := &slotState{}
 	errDelay := 50 * time.Millisecond
+	pop := true
 	for ctx.Err() == nil {
-		d, due, err := w.popAny(ctx)
+		if !pop {
+			// The last pop left nothing ready: wait for a wake-up (a push
+			// since then has left one) rather than pop for nothing.
+			pop = true
+			w.park(ctx)
+			continue
+		}
+		d, more, due, err := w.popAny(ctx)
 		if d != nil {
 			errDelay = 50 * time.Millisecond
 			if ctx.Err() != nil { // popped while stopping
 				d.giveBack()
 				return
 			}
-			if w.parked.Load() > 0 {
-				w.signal() // more may be waiting: let another slot look
+			if more && w.parked.Load() > 0 {
+				w.signal() // more are ready: let another slot take one
 			}
+			if !more && due >= 0 {
+				w.noteDue(time.Now().Add(due))
+			}
+			pop = more
 			st.d = d
 			w.mu.Lock()
 			w.running[st] = struct{}{}
@@ -285,19 +305,24 @@ func (w *pool) slot(ctx, hard context.Context) {
 		if due >= 0 {
 			w.noteDue(time.Now().Add(due))
 		}
-		w.parked.Add(1)
-		for _, c := range w.idle {
-			select {
-			case c <- struct{}{}:
-			default:
-			}
-		}
-		select {
-		case <-w.wake:
-		case <-ctx.Done():
-		}
-		w.parked.Add(-1)
+		w.park(ctx)
 	}
+}
+
+// park waits until a listener or the timer wakes this slot.
+func (w *pool) park(ctx context.Context) {
+	w.parked.Add(1)
+	for _, c := range w.idle {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+	select {
+	case <-w.wake:
+	case <-ctx.Done():
+	}
+	w.parked.Add(-1)
 }
 
 func (w *pool) signal() {
@@ -309,7 +334,7 @@ func (w *pool) signal() {
 
 // popAny pops from the sources in the order of the policy; due is the
 // earliest due time any of them reported (-1: none).
-func (w *pool) popAny(ctx context.Context) (delivery, time.Duration, error) {
+func (w *pool) popAny(ctx context.Context) (delivery, bool, time.Duration, error) {
 	start := 0
 	if !w.o.Strict && len(w.srcs) > 1 {
 		r := mrand.IntN(w.total)
@@ -329,9 +354,10 @@ func (w *pool) popAny(ctx context.Context) (delivery, time.Duration, error) {
 		if !w.o.Strict {
 			i = (start + n) % len(w.srcs)
 		}
-		d, dd, err := w.srcs[i].pop(pctx, w.worker)
+		d, more, dd, err := w.srcs[i].pop(pctx, w.worker)
 		if d != nil {
-			return d, 0, nil
+			// With several sources, the others may have jobs: look again.
+			return d, more || len(w.srcs) > 1, dd, nil
 		}
 		if err != nil && !errors.Is(err, ErrEmpty) {
 			errs = append(errs, err)
@@ -341,7 +367,7 @@ func (w *pool) popAny(ctx context.Context) (delivery, time.Duration, error) {
 			due = dd
 		}
 	}
-	return nil, due, errors.Join(errs...)
+	return nil, false, due, errors.Join(errs...)
 }
 
 func (w *pool) noteDue(at time.Time) {
@@ -535,4 +561,25 @@ func (r *run[T]) giveBack() {
 		engine.HooksOf(q.k.Client()).Tel.Logger.Warn("queue: work: giving a job back failed",
 			"queue", q.name, "job", r.job.ID, "error", err)
 	}
+}
+
+// keepStats keeps the queue's Processed and Failed counters from expiring
+// while Work runs.
+func (s *source) keepStats(ctx context.Context) {
+	t := time.NewTicker(s.every)
+	defer t.Stop()
+	cmd := s.k.B().Pexpire().Key(s.stats).Milliseconds(mustInt(s.ttl)).Build().Pin()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_, _ = s.k.Do(ctx, cmd)
+		}
+	}
+}
+
+func mustInt(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
 }

@@ -463,8 +463,13 @@ func testNoLeftovers(t *testing.T, e env, name string) {
 			t.Fatal(err)
 		}
 	}
+	var last queue.Stats
 	waitFor(t, "every job processed", func() bool {
 		st, err := q.Stats(ctx)
+		if st != last {
+			t.Logf("%v %+v", time.Now().Format("15:04:05.000"), st)
+			last = st
+		}
 		return err == nil && st.Processed == 10 && st.Dead == 10
 	})
 	// The idle worker removes the dead jobs once retention has passed.
