@@ -133,7 +133,7 @@ type source struct {
 	stats, ttl string
 	every      time.Duration
 	logger     *slog.Logger
-	pop    func(ctx context.Context, worker string) (delivery, bool, time.Duration, error)
+	pop        func(ctx context.Context, worker string) (delivery, bool, time.Duration, error)
 }
 
 // delivery is one popped job with its handler.
