@@ -22,6 +22,7 @@ if redis.call('HINCRBY', KEYS[5], 'failed', 1) % 1000 == 1 then
 end
 local max = tonumber(ARGV[5])
 local res = 1
+local token = '1'
 if max > 0 and tonumber(m[2] or '0') >= max then
   redis.call('ZADD', KEYS[4], now, id)
   local u = m[3]
@@ -38,11 +39,10 @@ if max > 0 and tonumber(m[2] or '0') >= max then
   res = 2
 else
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), id)
+  token = 'd' .. (now + tonumber(ARGV[4]))
 end
-local n = redis.call('RPUSH', KEYS[8], '1')
-if n == 1 then
-  redis.call('PEXPIRE', KEYS[8], ARGV[8])
-elseif n > 2 * tonumber(ARGV[7]) then
+-- No ttl: a Pop that finds the queue empty deletes the list.
+if redis.call('RPUSH', KEYS[8], token) > 2 * tonumber(ARGV[7]) then
   redis.call('LTRIM', KEYS[8], -tonumber(ARGV[7]), -1)
 end
 return res

@@ -26,10 +26,12 @@ else
   redis.call('ZADD', KEYS[1], p, string.format('%015.0f', 1e15 - seq) .. ':' .. id)
   redis.call('HSET', KEYS[4], id .. ':t', now)
 end
-local n = redis.call('RPUSH', KEYS[6], '1')
-if n == 1 then
-  redis.call('PEXPIRE', KEYS[6], ARGV[5])
-elseif n > 2 * tonumber(ARGV[4]) then
+-- No ttl: a Pop that finds the queue empty deletes the list.
+local token = '1'
+if delay > 0 then
+  token = 'd' .. (now + delay)
+end
+if redis.call('RPUSH', KEYS[6], token) > 2 * tonumber(ARGV[4]) then
   redis.call('LTRIM', KEYS[6], -tonumber(ARGV[4]), -1)
 end
 return 1

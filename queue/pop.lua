@@ -1,25 +1,28 @@
 -- pop.lua: deliver the highest-priority ready job to one worker, atomically.
--- First, due delayed jobs and in-flight jobs whose visibility deadline has
--- passed go back to the ready set (up to ARGV[4] of each per call); then
--- the job with the highest priority (the oldest among equals) moves to the
--- in-flight set, scored by its deadline, under a fresh receipt token.
--- When ARGV[5] is '1' (now and then, and whenever the queue is found
--- empty) it also removes dead jobs older than the retention and releases
--- unique keys whose ttl ended.
+-- A full pop (ARGV[8] = '1'; Pop and PopWait always, Work now and then)
+-- first returns due delayed jobs and in-flight jobs whose visibility
+-- deadline has passed to the ready set (up to ARGV[4] of each); a light
+-- one does that only when nothing is ready. Then the job with the highest
+-- priority (the oldest among equals) moves to the in-flight set, scored by
+-- its deadline, under a fresh receipt token. With ARGV[5] = '1' it also
+-- removes dead jobs older than the retention and releases unique keys
+-- whose ttl ended.
 -- KEYS[1] ready, KEYS[2] delayed, KEYS[3] inflight (zset: id -> deadline ms),
--- KEYS[4] jobs (payloads of jobs pushed before they moved to meta), KEYS[5] meta, KEYS[6] seq, KEYS[7] signal,
--- KEYS[8] dead (zset: id -> when it died, ms), KEYS[9] uniq, KEYS[10] uniqx,
--- KEYS[11] stats (hash: processed, failed) (see push.lua)
+-- KEYS[4] jobs (payloads of jobs pushed before they moved to meta), KEYS[5] meta,
+-- KEYS[6] seq, KEYS[7] signal, KEYS[8] dead (zset: id -> when it died, ms),
+-- KEYS[9] uniq, KEYS[10] uniqx, KEYS[11] stats (see push.lua)
 -- ARGV[1] visibility ms, ARGV[2] receipt token, ARGV[3] worker, ARGV[4] limit,
 -- ARGV[5] housekeeping '1'/'0', ARGV[6] dead retention ms, ARGV[7] stats ttl ms,
--- ARGV[8] '1' to return expired in-flight jobs ('0': only when empty)
+-- ARGV[8] full '1'/'0', ARGV[9] '1' when the caller was not woken for
+-- this pop (it just finished a job): if it takes the last ready job, the
+-- wake-up tokens left are stale and go
 -- Returns {1, id, payload, priority, attempts, deadline, reclaimed, last
--- error, ready time (-1: the time in the id), now, jobs still ready, when
--- none: next delayed due time or -1} or,
--- when nothing is ready, {0, next due time or -1, now, reclaimed}.
+-- error, ready time (-1: the time in the id), now, 1 if more are ready}
+-- or, when nothing is ready, {0, next due time or -1, now, reclaimed}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[4])
+local reclaimed = 0
 
 local function requeue(id, ready_at)
   local p = redis.call('HGET', KEYS[5], id .. ':p')
@@ -31,22 +34,45 @@ local function requeue(id, ready_at)
   redis.call('HSET', KEYS[5], id .. ':t', ready_at)
 end
 
-local due = redis.call('ZRANGE', KEYS[2], '-inf', now, 'BYSCORE', 'LIMIT', 0, limit, 'WITHSCORES')
-for i = 1, #due, 2 do
-  redis.call('ZREM', KEYS[2], due[i])
-  requeue(due[i], due[i + 1])
-end
-local expired = {}
-local function reclaim()
-  expired = redis.call('ZRANGE', KEYS[3], '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
-  for _, id in ipairs(expired) do
-    redis.call('ZREM', KEYS[3], id)
-    redis.call('HDEL', KEYS[5], id .. ':r', id .. ':w')
-    requeue(id, now)
+-- first[key] caches the earliest member of delayed and inflight.
+local first = {}
+local function earliest_of(key)
+  if first[key] == nil then
+    local d = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    first[key] = false
+    if #d > 0 then
+      first[key] = tonumber(d[2])
+    end
   end
+  return first[key]
 end
-if ARGV[8] == '1' then
-  reclaim()
+
+-- Returns how many jobs it made ready.
+local function reclaim()
+  local n = 0
+  local at = earliest_of(KEYS[2])
+  if at and at <= now then
+    local due = redis.call('ZRANGE', KEYS[2], '-inf', now, 'BYSCORE', 'LIMIT', 0, limit, 'WITHSCORES')
+    for i = 1, #due, 2 do
+      redis.call('ZREM', KEYS[2], due[i])
+      requeue(due[i], due[i + 1])
+    end
+    n = n + #due / 2
+    first[KEYS[2]] = nil
+  end
+  at = earliest_of(KEYS[3])
+  if at and at <= now then
+    local expired = redis.call('ZRANGE', KEYS[3], '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
+    for _, id in ipairs(expired) do
+      redis.call('ZREM', KEYS[3], id)
+      redis.call('HDEL', KEYS[5], id .. ':r', id .. ':w')
+      requeue(id, now)
+    end
+    reclaimed = #expired
+    n = n + #expired
+    first[KEYS[3]] = nil
+  end
+  return n
 end
 
 local function housekeeping()
@@ -67,16 +93,21 @@ local function housekeeping()
       redis.call('HDEL', KEYS[9], u)
     end
   end
-end
-if ARGV[5] == '1' then
-  housekeeping()
+  redis.call('PEXPIRE', KEYS[11], ARGV[7])
 end
 
 local function take()
   while true do
-    local top = redis.call('ZPOPMAX', KEYS[1])
+    -- Two at once: the second, put back, tells whether more are ready
+    -- (without a ZCARD when the queue has just this one).
+    local top = redis.call('ZPOPMAX', KEYS[1], 2)
     if #top == 0 then
       return nil
+    end
+    local more = 0
+    if #top > 2 then
+      redis.call('ZADD', KEYS[1], top[4], top[3])
+      more = 1
     end
     local id = string.sub(top[1], 17)
     local m = redis.call('HMGET', KEYS[5], id .. ':v', id .. ':p', id .. ':a', id .. ':e', id .. ':t')
@@ -86,55 +117,55 @@ local function take()
       local deadline = now + tonumber(ARGV[1])
       redis.call('ZADD', KEYS[3], deadline, id)
       redis.call('HSET', KEYS[5], id .. ':a', attempts, id .. ':r', ARGV[2], id .. ':w', ARGV[3])
-      local more = redis.call('ZCARD', KEYS[1])
-      local due_at = -1
-      if more == 0 then
-        -- The caller will wait: tell it when the next delayed job is due.
-        local d = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-        if #d > 0 then
-          due_at = tonumber(d[2])
-        end
+      if more == 0 and ARGV[9] == '1' then
+        -- A worker that was not woken took the last job: the wake-up
+        -- tokens left are for jobs already taken.
+        redis.call('DEL', KEYS[7])
       end
-      return {1, id, payload, m[2] or top[2], attempts, deadline, #expired, m[4] or '',
-        tonumber(m[5] or '-1'), now, more, due_at}
+      return {1, id, payload, m[2] or top[2], attempts, deadline, reclaimed, m[4] or '',
+        tonumber(m[5] or '-1'), now, more}
     end
   end
+end
+
+local full = ARGV[8] == '1'
+if full then
+  reclaim()
+end
+if ARGV[5] == '1' then
+  housekeeping()
 end
 local got = take()
 if got then
   return got
 end
-if ARGV[8] ~= '1' then
-  reclaim()
+if not full and reclaim() > 0 then
   got = take()
   if got then
     return got
   end
 end
 
--- Empty: stale wake-up tokens and the FIFO counter can go, and it is a
--- good time to clean up.
+-- Empty: stale wake-up tokens and the FIFO counter can go.
 redis.call('DEL', KEYS[6], KEYS[7])
-if ARGV[5] ~= '1' then
-  housekeeping()
-end
-redis.call('PEXPIRE', KEYS[11], ARGV[7])
 
 local due_at = -1
-local function earliest(key, offset)
-  local d = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  if #d > 0 then
-    local at = tonumber(d[2]) + offset
-    if due_at < 0 or at < due_at then
-      due_at = at
-    end
+local function consider(at)
+  if at and (due_at < 0 or at < due_at) then
+    due_at = at
   end
 end
-earliest(KEYS[2], 0)
-earliest(KEYS[3], 0)
-earliest(KEYS[8], tonumber(ARGV[6]))
-earliest(KEYS[10], 0)
-if due_at >= 1e15 then
-  due_at = -1
+consider(earliest_of(KEYS[2]))
+consider(earliest_of(KEYS[3]))
+if ARGV[5] == '1' then
+  -- When the next clean-up is due.
+  local d = redis.call('ZRANGE', KEYS[8], 0, 0, 'WITHSCORES')
+  if #d > 0 then
+    consider(tonumber(d[2]) + tonumber(ARGV[6]))
+  end
+  d = redis.call('ZRANGE', KEYS[10], 0, 0, 'WITHSCORES')
+  if #d > 0 and tonumber(d[2]) < 1e15 then
+    consider(tonumber(d[2]))
+  end
 end
-return {0, due_at, now, #expired}
+return {0, due_at, now, reclaimed}

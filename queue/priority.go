@@ -102,17 +102,20 @@ type Priority[T any] struct {
 	batch        string
 	retentionArg string
 	pops         atomic.Uint32 // every housekeepEvery-th pop cleans up
+	// clock is the Redis clock minus this process's (ms), as of the
+	// latest pop: Work converts the due times of wake-up tokens with it.
+	clock atomic.Int64
 
 	m metrics
 }
 
-// housekeepEvery: one Pop in this many (and every Pop that finds the
-// queue empty) also removes expired dead jobs and unique keys.
+// housekeepEvery: one Pop in this many (and Work's pops after a timer or
+// poll wake-up) also removes expired dead jobs and unique keys.
 const housekeepEvery = 64
 
-// reclaimEvery: one Work Pop in this many (and every one that finds
-// nothing else ready) returns expired in-flight jobs to the queue; Pop
-// and PopWait always do.
+// reclaimEvery: one Work pop in this many (and every one that finds
+// nothing else ready) returns due delayed and expired in-flight jobs to
+// the ready set; Pop and PopWait always do.
 const reclaimEvery = 16
 
 type metrics struct {
@@ -269,31 +272,31 @@ func (q *Priority[T]) push(ctx context.Context, op string, v T, priority float64
 // a zero Value) and an error wrapping redkit.ErrDecode: it is in flight,
 // so Ack it to drop it, or leave it to come back after the deadline.
 func (q *Priority[T]) Pop(ctx context.Context, worker string) (*Job[T], error) {
-	job, _, _, err := q.pop(ctx, worker, false)
+	job, _, _, err := q.pop(ctx, worker, false, false, false)
 	return job, err
 }
 
-// pop returns the job and whether more jobs are ready (if not, how long
-// until the next delayed job is due), or ErrEmpty and how long until a
-// delayed or in-flight job falls due (-1: none). A light
-// pop (Work's) returns expired in-flight jobs to the queue only now and
-// then, and whenever nothing else is ready.
-func (q *Priority[T]) pop(ctx context.Context, worker string, light bool) (*Job[T], bool, time.Duration, error) {
+// pop returns the job and whether more jobs are ready, or ErrEmpty and
+// how long until a delayed or in-flight job falls due (-1: none). A light pop (Work's)
+// returns due delayed jobs and expired in-flight jobs to the queue only
+// now and then, and whenever nothing else is ready; force makes it a full
+// pop that also cleans up (Work, woken by its timer or poll).
+func (q *Priority[T]) pop(ctx context.Context, worker string, light, force, cont bool) (*Job[T], bool, time.Duration, error) {
 	const op = "queue: pop"
 	if err := q.check(op); err != nil {
 		return nil, false, -1, err
 	}
 	token := rand.Text()
 	n := q.pops.Add(1)
-	house, reclaim := "0", "1"
-	if n%housekeepEvery == 0 {
+	house, full := "0", "1"
+	if force || n%housekeepEvery == 0 {
 		house = "1"
 	}
-	if light && n%reclaimEvery != 0 {
-		reclaim = "0"
+	if light && !force && n%reclaimEvery != 0 {
+		full = "0"
 	}
 	msg, err := q.k.Exec(ctx, popScript, q.popKeys, []string{q.visArg, token, worker, q.batch,
-		house, q.retentionArg, q.retentionArg, reclaim})
+		house, q.retentionArg, q.retentionArg, full, boolArg(cont)})
 	if err != nil {
 		return nil, false, -1, redkit.Wrap(op, q.name, err)
 	}
@@ -313,7 +316,7 @@ func (q *Priority[T]) pop(ctx context.Context, worker string, light bool) (*Job[
 		}
 		return nil, false, time.Duration(max(due-now, 0)) * time.Millisecond, ErrEmpty
 	}
-	if len(arr) < 12 {
+	if len(arr) < 11 {
 		return nil, false, -1, redkit.Wrap(op, q.name, fmt.Errorf("unexpected script reply %v", msg))
 	}
 	id, _ := arr[1].ToString()
@@ -328,10 +331,7 @@ func (q *Priority[T]) pop(ctx context.Context, worker string, light bool) (*Job[
 	readyAt, _ := arr[8].AsInt64()
 	now, _ := arr[9].AsInt64()
 	more, _ := arr[10].AsInt64()
-	wait := time.Duration(-1)
-	if dueAt, _ := arr[11].AsInt64(); dueAt >= 0 {
-		wait = time.Duration(max(dueAt-now, 0)) * time.Millisecond
-	}
+	q.clock.Store(now - time.Now().UnixMilli())
 	if readyAt < 0 { // pushed to be ready at once: when its ID was made
 		readyAt, _ = strconv.ParseInt(id[:min(12, len(id))], 16, 64)
 	}
@@ -349,10 +349,10 @@ func (q *Priority[T]) pop(ctx context.Context, worker string, light bool) (*Job[
 	}
 	v, err := codec.Decode[T](q.f, unsafe.Slice(unsafe.StringData(payload), len(payload)))
 	if err != nil {
-		return job, more > 0, wait, redkit.Wrap(op, q.name, fmt.Errorf("job %s: %w", id, err))
+		return job, more > 0, -1, redkit.Wrap(op, q.name, fmt.Errorf("job %s: %w", id, err))
 	}
 	job.Value = v
-	return job, more > 0, wait, nil
+	return job, more > 0, -1, nil
 }
 
 // PopWait is Pop that waits, until a job is ready or ctx ends, for worker.
@@ -372,7 +372,7 @@ func (q *Priority[T]) PopWait(ctx context.Context, worker string) (*Job[T], erro
 		if err := ctx.Err(); err != nil {
 			return nil, errors.Join(ErrEmpty, err)
 		}
-		job, _, due, err := q.pop(context.WithoutCancel(ctx), worker, false)
+		job, _, due, err := q.pop(context.WithoutCancel(ctx), worker, false, false, false)
 		if !errors.Is(err, ErrEmpty) {
 			if err != nil && ctx.Err() != nil {
 				return nil, errors.Join(ErrEmpty, ctx.Err())

@@ -8,7 +8,8 @@
 --                        "<id>:e" last error,
 --                        "<id>:u" its unique key while the job lives
 -- KEYS[5] seq      counter for FIFO order within one priority
--- KEYS[6] signal   list of wake-up tokens for PopWait and Work (BLPOP)
+-- KEYS[6] signal   list of wake-up tokens for PopWait and Work (BLPOP): '1' for a
+--                  job ready now, 'd<due ms>' for one delayed until then
 -- KEYS[7] uniq     hash: unique key -> id of the job that holds it
 -- KEYS[8] uniqx    zset: unique key -> when its ttl ends (ms; 1e15 = when the job ends)
 -- ARGV[1] id, ARGV[2] payload, ARGV[3] priority, ARGV[4] delay ms (0 = now),
@@ -50,10 +51,12 @@ else
   local seq = redis.call('INCR', KEYS[5])
   redis.call('ZADD', KEYS[1], ARGV[3], string.format('%015.0f', 1e15 - seq) .. ':' .. id)
 end
-local n = redis.call('RPUSH', KEYS[6], '1')
-if n == 1 then
-  redis.call('PEXPIRE', KEYS[6], ARGV[6])
-elseif n > 2 * tonumber(ARGV[5]) then
+-- No ttl: a Pop that finds the queue empty deletes the list.
+local token = '1'
+if delay > 0 then
+  token = 'd' .. (now + delay)
+end
+if redis.call('RPUSH', KEYS[6], token) > 2 * tonumber(ARGV[5]) then
   redis.call('LTRIM', KEYS[6], -tonumber(ARGV[5]), -1)
 end
 return {1, id}

@@ -13,10 +13,8 @@ local p = redis.call('HGET', KEYS[3], id .. ':p') or '0'
 redis.call('HSET', KEYS[3], id .. ':a', 0, id .. ':t', now)
 local seq = redis.call('INCR', KEYS[4])
 redis.call('ZADD', KEYS[2], p, string.format('%015.0f', 1e15 - seq) .. ':' .. id)
-local n = redis.call('RPUSH', KEYS[5], '1')
-if n == 1 then
-  redis.call('PEXPIRE', KEYS[5], ARGV[3])
-elseif n > 2 * tonumber(ARGV[2]) then
+-- No ttl: a Pop that finds the queue empty deletes the list.
+if redis.call('RPUSH', KEYS[5], '1') > 2 * tonumber(ARGV[2]) then
   redis.call('LTRIM', KEYS[5], -tonumber(ARGV[2]), -1)
 end
 return 1

@@ -59,6 +59,7 @@ func testSchedulerOncePerTick(t *testing.T, e env, name string) {
 	var f fires
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
+	start := time.Now()
 	scheds := make([]*queue.Scheduler, 3)
 	for i := range scheds {
 		k := e.k
@@ -90,7 +91,6 @@ func testSchedulerOncePerTick(t *testing.T, e env, name string) {
 			}
 		})
 	}
-	start := time.Now()
 	time.Sleep(1500 * time.Millisecond)
 	cancel()
 	wg.Wait()

@@ -8,6 +8,7 @@ import (
 	mrand "math/rand/v2"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,14 +105,15 @@ func (q *Priority[T]) Source(h Handler[T], weight int) Source {
 		k:      q.k,
 		err:    q.err,
 		signal: q.ks.signal,
+		clock:  &q.clock,
 		poll:   q.poll,
 		weight: max(weight, 1),
 		stats:  q.ks.stats,
 		ttl:    q.retentionArg,
 		every:  max(q.retention/3, 10*time.Millisecond),
 		logger: engine.HooksOf(q.k.Client()).Tel.Logger,
-		pop: func(ctx context.Context, worker string) (delivery, bool, time.Duration, error) {
-			job, more, due, err := q.pop(ctx, worker, true)
+		pop: func(ctx context.Context, worker string, force, cont bool) (delivery, bool, time.Duration, error) {
+			job, more, due, err := q.pop(ctx, worker, true, force, cont)
 			if job == nil {
 				return nil, false, due, err
 			}
@@ -131,9 +133,10 @@ type source struct {
 	weight int
 	// The stats key's ttl is refreshed every so often while Work runs.
 	stats, ttl string
+	clock      *atomic.Int64 // Redis clock minus ours, ms
 	every      time.Duration
 	logger     *slog.Logger
-	pop        func(ctx context.Context, worker string) (delivery, bool, time.Duration, error)
+	pop        func(ctx context.Context, worker string, force, cont bool) (delivery, bool, time.Duration, error)
 }
 
 // delivery is one popped job with its handler.
@@ -192,8 +195,11 @@ type pool struct {
 	total  int
 	idle   []chan struct{} // per source: a slot parked, start listening
 
-	wake    chan struct{} // a token lets one parked slot pop
-	parked  atomic.Int32
+	wake   chan struct{} // a token lets one parked slot pop
+	parked atomic.Int32
+	// force: the next pop is a full one that also cleans up (set by the
+	// timer and by a listener's poll timeout).
+	force   atomic.Bool
 	dueMu   sync.Mutex
 	due     time.Time // earliest known due time of a delayed job (zero: none)
 	dueKick chan struct{}
@@ -257,6 +263,7 @@ func (w *pool) slot(ctx, hard context.Context) {
 	st := &slotState{}
 	errDelay := 50 * time.Millisecond
 	pop := true
+	cont := false // this pop follows a job, not a wake-up
 	for ctx.Err() == nil {
 		if !pop {
 			// The last pop left nothing ready: wait for a wake-up (a push
@@ -265,20 +272,20 @@ func (w *pool) slot(ctx, hard context.Context) {
 			w.park(ctx)
 			continue
 		}
-		d, more, due, err := w.popAny(ctx)
+		d, more, due, err := w.popAny(ctx, cont)
+		cont = false
 		if d != nil {
 			errDelay = 50 * time.Millisecond
 			if ctx.Err() != nil { // popped while stopping
 				d.giveBack()
 				return
 			}
-			if more && w.parked.Load() > 0 {
-				w.signal() // more are ready: let another slot take one
-			}
+			// No hand-off to parked slots: every push leaves a wake-up
+			// token, and the listener wakes one parked slot per token.
 			if !more && due >= 0 {
 				w.noteDue(time.Now().Add(due))
 			}
-			pop = more
+			pop, cont = more, more
 			st.d = d
 			w.mu.Lock()
 			w.running[st] = struct{}{}
@@ -322,19 +329,27 @@ func (w *pool) park(ctx context.Context) {
 	case <-w.wake:
 	case <-ctx.Done():
 	}
-	w.parked.Add(-1)
 }
 
+// signal wakes one parked slot, if any: it takes the slot off the parked
+// count itself, so that a listener does not wait again (and take another
+// token) for a slot already woken.
 func (w *pool) signal() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
+	for {
+		p := w.parked.Load()
+		if p <= 0 {
+			return
+		}
+		if w.parked.CompareAndSwap(p, p-1) {
+			w.wake <- struct{}{} // never blocks: at most Concurrency are parked
+			return
+		}
 	}
 }
 
 // popAny pops from the sources in the order of the policy; due is the
 // earliest due time any of them reported (-1: none).
-func (w *pool) popAny(ctx context.Context) (delivery, bool, time.Duration, error) {
+func (w *pool) popAny(ctx context.Context, cont bool) (delivery, bool, time.Duration, error) {
 	start := 0
 	if !w.o.Strict && len(w.srcs) > 1 {
 		r := mrand.IntN(w.total)
@@ -349,12 +364,13 @@ func (w *pool) popAny(ctx context.Context) (delivery, bool, time.Duration, error
 	due := time.Duration(-1)
 	var errs []error
 	pctx := context.WithoutCancel(ctx) // never drop a popped job with its reply
+	force := w.force.Swap(false)
 	for n := range w.srcs {
 		i := n
 		if !w.o.Strict {
 			i = (start + n) % len(w.srcs)
 		}
-		d, more, dd, err := w.srcs[i].pop(pctx, w.worker)
+		d, more, dd, err := w.srcs[i].pop(pctx, w.worker, force, cont && len(w.srcs) == 1)
 		if d != nil {
 			// With several sources, the others may have jobs: look again.
 			return d, more || len(w.srcs) > 1, dd, nil
@@ -405,6 +421,7 @@ func (w *pool) timer(ctx context.Context) {
 				w.due = time.Time{}
 			}
 			w.dueMu.Unlock()
+			w.force.Store(true)
 			w.signal()
 		}
 	}
@@ -425,9 +442,24 @@ func (w *pool) listen(ctx context.Context, i int) {
 				continue
 			}
 		}
-		_, err := s.k.Do(ctx, cmd)
+		msg, err := s.k.Do(ctx, cmd)
 		if ctx.Err() != nil {
 			return
+		}
+		if err == nil {
+			// A delayed job or a retry: wake when it is due (no pop
+			// now, the job is not ready).
+			if arr, _ := msg.ToArray(); len(arr) == 2 {
+				if tok, _ := arr[1].ToString(); strings.HasPrefix(tok, "d") {
+					if due, perr := strconv.ParseInt(tok[1:], 10, 64); perr == nil {
+						w.noteDue(time.UnixMilli(due - s.clock.Load()))
+						continue
+					}
+				}
+			}
+		}
+		if rueidis.IsRedisNil(err) { // the poll interval passed
+			w.force.Store(true)
 		}
 		if err != nil && !rueidis.IsRedisNil(err) {
 			s.logger.Warn("queue: work: wait failed", "queue", s.name, "error", err)
@@ -484,7 +516,7 @@ func (r *run[T]) process(hard context.Context, o *WorkOptions) {
 				r.mu.Unlock()
 				return
 			}
-			ectx, c := context.WithTimeout(context.Background(), every)
+			ectx, c := context.WithTimeout(context.Background(), max(q.vis/2, time.Second))
 			err := r.job.Extend(ectx, 0)
 			c()
 			r.mu.Unlock()

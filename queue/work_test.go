@@ -198,12 +198,12 @@ func testWorkPoison(t *testing.T, e env, name string) {
 // is not delivered again, even with other workers polling.
 func testWorkLongHandler(t *testing.T, e env, name string) {
 	ctx := t.Context()
-	q := queue.NewPriority[int](e.k, name, &queue.Options{Visibility: 300 * time.Millisecond, PollInterval: 50 * time.Millisecond})
+	q := queue.NewPriority[int](e.k, name, &queue.Options{Visibility: 600 * time.Millisecond, PollInterval: 50 * time.Millisecond})
 	var calls, done atomic.Int64
 	h := func(ctx context.Context, job *queue.Job[int]) error {
 		calls.Add(1)
 		select {
-		case <-time.After(1500 * time.Millisecond):
+		case <-time.After(2 * time.Second):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
