@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redkit-go/redkit"
@@ -34,7 +35,7 @@ type Job[T any] struct {
 	receipt string // token of this delivery
 	// finished is set once Ack or Nack succeeded, so that Work does not
 	// finish a job its handler already finished.
-	finished bool
+	finished atomic.Bool
 }
 
 // Ack marks the job done and removes it from the queue. It returns
@@ -54,7 +55,7 @@ func (j *Job[T]) Ack(ctx context.Context) error {
 	if n, _ := msg.AsInt64(); n != 1 {
 		return j.lost(op)
 	}
-	j.finished = true
+	j.finished.Store(true)
 	j.q.m.acked.Add(context.Background(), 1, j.q.m.attrs)
 	return nil
 }
@@ -90,7 +91,7 @@ func (j *Job[T]) nack(ctx context.Context, op string, delay time.Duration, refun
 	if n, _ := msg.AsInt64(); n != 1 {
 		return j.lost(op)
 	}
-	j.finished = true
+	j.finished.Store(true)
 	j.q.m.nacked.Add(context.Background(), 1, j.q.m.attrs)
 	return nil
 }
@@ -102,25 +103,35 @@ func (j *Job[T]) nack(ctx context.Context, op string, delay time.Duration, refun
 // delivery no longer owns the job.
 func (j *Job[T]) Extend(ctx context.Context, d time.Duration) error {
 	const op = "queue: extend"
-	ks := &j.q.ks
 	if d < 0 {
 		return redkit.Wrap(op, j.q.name, fmt.Errorf("%w: %s", redkit.ErrNegativeTTL, d))
 	}
 	if d == 0 {
 		d = j.q.vis
 	}
+	deadline, err := j.extend(ctx, op, d)
+	if err != nil {
+		return err
+	}
+	j.Deadline = deadline
+	return nil
+}
+
+// extend is Extend without updating Deadline (Work's extender, which runs
+// beside the handler).
+func (j *Job[T]) extend(ctx context.Context, op string, d time.Duration) (time.Time, error) {
+	ks := &j.q.ks
 	msg, err := j.q.k.Exec(ctx, extendScript,
 		[]string{ks.inflight, ks.meta},
 		[]string{j.ID, j.receipt, strconv.FormatInt(max(d.Milliseconds(), 1), 10)})
 	if err != nil {
-		return redkit.Wrap(op, j.q.name, err)
+		return time.Time{}, redkit.Wrap(op, j.q.name, err)
 	}
 	deadline, _ := msg.AsInt64()
 	if deadline == 0 {
-		return j.lost(op)
+		return time.Time{}, j.lost(op)
 	}
-	j.Deadline = time.UnixMilli(deadline)
-	return nil
+	return time.UnixMilli(deadline), nil
 }
 
 func (j *Job[T]) lost(op string) error {
@@ -153,7 +164,7 @@ func (j *Job[T]) fail(ctx context.Context, cause error) (dead bool, err error) {
 	if n == 0 {
 		return false, j.lost(op)
 	}
-	j.finished = true
+	j.finished.Store(true)
 	return n == 2, nil
 }
 

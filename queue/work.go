@@ -26,7 +26,9 @@ import (
 // Options.MaxAttempts deliveries. ctx ends at WorkOptions.Timeout, when
 // the job is lost (its visibility could not be extended), or when Work
 // gives up waiting for the handler at shutdown. A handler may finish the
-// job itself (Ack or Nack); Work then leaves it alone.
+// job itself (Ack or Nack); Work then leaves it alone. It need not call
+// Extend (Work extends the job's visibility; job.Deadline keeps the
+// deadline of the delivery).
 type Handler[T any] func(ctx context.Context, job *Job[T]) error
 
 // Defaults for WorkOptions.
@@ -512,12 +514,12 @@ func (r *run[T]) process(hard context.Context, o *WorkOptions) {
 			case <-t.C:
 			}
 			r.mu.Lock()
-			if r.gaveBack || r.job.finished {
+			if r.gaveBack || r.job.finished.Load() {
 				r.mu.Unlock()
 				return
 			}
 			ectx, c := context.WithTimeout(context.Background(), max(q.vis/2, time.Second))
-			err := r.job.Extend(ectx, 0)
+			_, err := r.job.extend(ectx, "queue: work: extend", q.vis)
 			c()
 			r.mu.Unlock()
 			if errors.Is(err, ErrJobLost) {
@@ -538,7 +540,7 @@ func (r *run[T]) process(hard context.Context, o *WorkOptions) {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.gaveBack || r.job.finished {
+	if r.gaveBack || r.job.finished.Load() {
 		return
 	}
 	fctx, c := context.WithTimeout(context.WithoutCancel(hard), finishTimeout)
@@ -582,7 +584,7 @@ func (r *run[T]) call(ctx context.Context) (err error) {
 func (r *run[T]) giveBack() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.gaveBack || r.job.finished {
+	if r.gaveBack || r.job.finished.Load() {
 		return
 	}
 	r.gaveBack = true
