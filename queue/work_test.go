@@ -566,4 +566,52 @@ func testWorkMany(t *testing.T, e env, name string) {
 	if err := queue.WorkMany(ctx, "w", nil); err == nil {
 		t.Fatal("WorkMany with no sources: nil error")
 	}
+
+	// Weighted (the default): both queues are served while both have
+	// jobs, the heavier one more often.
+	for i := range 40 {
+		if _, err := lo.Push(ctx, i, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hi.Push(ctx, fmt.Sprint(i), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	order = nil
+	wctx, cancel = context.WithCancel(ctx)
+	go func() {
+		done <- queue.WorkMany(wctx, "w", &queue.WorkOptions{Concurrency: 1},
+			hi.Source(func(ctx context.Context, j *queue.Job[string]) error {
+				mu.Lock()
+				order = append(order, "hi")
+				mu.Unlock()
+				return nil
+			}, 3),
+			lo.Source(func(ctx context.Context, j *queue.Job[int]) error {
+				mu.Lock()
+				order = append(order, "lo")
+				mu.Unlock()
+				return nil
+			}, 1))
+	}()
+	waitFor(t, "all eighty jobs", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(order) == 80
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var hiFirst40 int
+	for _, o := range order[:40] {
+		if o == "hi" {
+			hiFirst40++
+		}
+	}
+	// Expect about 30 of the first 40 from hi; strict would give 40,
+	// round robin 20.
+	if hiFirst40 < 20 || hiFirst40 == 40 {
+		t.Fatalf("weighted 3:1: %d of the first 40 jobs from the heavy queue", hiFirst40)
+	}
 }
