@@ -48,11 +48,11 @@ func (j *Job[T]) Ack(ctx context.Context) error {
 	ks := &j.q.ks
 	msg, err := j.q.k.Exec(ctx, ackScript,
 		[]string{ks.inflight, ks.jobs, ks.meta, ks.stats, ks.uniq, ks.uniqx},
-		[]string{j.ID, j.receipt, j.q.retentionArg})
+		[]string{j.q.retentionArg, j.ID, j.receipt})
 	if err != nil {
 		return redkit.Wrap(op, j.q.name, err)
 	}
-	if n, _ := msg.AsInt64(); n != 1 {
+	if res, _ := msg.AsIntSlice(); len(res) != 1 || res[0] != 1 {
 		return j.lost(op)
 	}
 	j.finished.Store(true)

@@ -11,14 +11,17 @@
 -- KEYS[4] jobs (payloads of jobs pushed before they moved to meta), KEYS[5] meta,
 -- KEYS[6] seq, KEYS[7] signal, KEYS[8] dead (zset: id -> when it died, ms),
 -- KEYS[9] uniq, KEYS[10] uniqx, KEYS[11] stats (see push.lua)
--- ARGV[1] visibility ms, ARGV[2] receipt token, ARGV[3] worker, ARGV[4] limit,
+-- ARGV[1] visibility ms, ARGV[2] (unused), ARGV[3] worker, ARGV[4] limit,
 -- ARGV[5] housekeeping '1'/'0', ARGV[6] dead retention ms, ARGV[7] stats ttl ms,
 -- ARGV[8] full '1'/'0', ARGV[9] '1' when the caller was not woken for
 -- this pop (it just finished a job): if it takes the last ready job, the
--- wake-up tokens left are stale and go
--- Returns {1, id, payload, priority, attempts, deadline, reclaimed, last
--- error, ready time (-1: the time in the id), now, 1 if more are ready}
--- or, when nothing is ready, {0, next due time or -1, now, reclaimed}.
+-- wake-up tokens left are stale and go; ARGV[10] how many jobs at most,
+-- ARGV[11..] a receipt token for each
+-- Returns {1, now, reclaimed, 1 if more are ready, deadline, count, then
+-- per job: id, payload, priority, attempts, last error, ready time (-1:
+-- the time in the id), then, when it dropped the wake-up tokens, the next
+-- delayed job's due time} or, when nothing is ready, {0, next due time or
+-- -1, now, reclaimed}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[4])
@@ -96,34 +99,67 @@ local function housekeeping()
   redis.call('PEXPIRE', KEYS[11], ARGV[7])
 end
 
-local function take()
+-- take delivers up to n jobs: {jobs fields..., count, more}.
+local function take(n)
   while true do
-    -- Two at once: the second, put back, tells whether more are ready
-    -- (without a ZCARD when the queue has just this one).
-    local top = redis.call('ZPOPMAX', KEYS[1], 2)
+    -- One more than asked: put back, it tells whether more are ready
+    -- (without a ZCARD).
+    local top = redis.call('ZPOPMAX', KEYS[1], n + 1)
     if #top == 0 then
       return nil
     end
+    local got = #top / 2
     local more = 0
-    if #top > 2 then
-      redis.call('ZADD', KEYS[1], top[4], top[3])
+    if got > n then
+      redis.call('ZADD', KEYS[1], top[2 * n + 2], top[2 * n + 1])
       more = 1
+      got = n
     end
-    local id = string.sub(top[1], 17)
-    local m = redis.call('HMGET', KEYS[5], id .. ':v', id .. ':p', id .. ':a', id .. ':e', id .. ':t')
-    local payload = m[1] or redis.call('HGET', KEYS[4], id)
-    if payload then
-      local attempts = tonumber(m[3] or '0') + 1
-      local deadline = now + tonumber(ARGV[1])
-      redis.call('ZADD', KEYS[3], deadline, id)
-      redis.call('HSET', KEYS[5], id .. ':a', attempts, id .. ':r', ARGV[2], id .. ':w', ARGV[3])
-      if more == 0 and ARGV[9] == '1' then
-        -- A worker that was not woken took the last job: the wake-up
-        -- tokens left are for jobs already taken.
-        redis.call('DEL', KEYS[7])
+    local fields = {}
+    for i = 1, got do
+      local id = string.sub(top[2 * i - 1], 17)
+      for _, f in ipairs({':v', ':p', ':a', ':e', ':t'}) do
+        fields[#fields + 1] = id .. f
       end
-      return {1, id, payload, m[2] or top[2], attempts, deadline, reclaimed, m[4] or '',
-        tonumber(m[5] or '-1'), now, more}
+    end
+    local m = redis.call('HMGET', KEYS[5], unpack(fields))
+    local out, za, hs = {}, {}, {}
+    local deadline = now + tonumber(ARGV[1])
+    local k = 0
+    for i = 1, got do
+      local id = string.sub(top[2 * i - 1], 17)
+      local b = 5 * (i - 1)
+      local payload = m[b + 1] or redis.call('HGET', KEYS[4], id)
+      if payload then
+        k = k + 1
+        local attempts = tonumber(m[b + 3] or '0') + 1
+        za[#za + 1] = deadline
+        za[#za + 1] = id
+        hs[#hs + 1] = id .. ':a'
+        hs[#hs + 1] = attempts
+        hs[#hs + 1] = id .. ':r'
+        hs[#hs + 1] = ARGV[10 + k]
+        hs[#hs + 1] = id .. ':w'
+        hs[#hs + 1] = ARGV[3]
+        for _, v in ipairs({id, payload, m[b + 2] or top[2 * i], attempts, m[b + 4] or '', tonumber(m[b + 5] or '-1')}) do
+          out[#out + 1] = v
+        end
+      end
+    end
+    if k > 0 then
+      redis.call('ZADD', KEYS[3], unpack(za))
+      redis.call('HSET', KEYS[5], unpack(hs))
+      if more == 0 and ARGV[9] == '1' then
+        -- A worker that was not woken took the last jobs: the wake-up
+        -- tokens left are for jobs already taken, or tell due times,
+        -- which the reply tells instead.
+        redis.call('DEL', KEYS[7])
+        local d = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+        if #d > 0 then
+          out[#out + 1] = tonumber(d[2])
+        end
+      end
+      return {1, now, reclaimed, more, deadline, k, unpack(out)}
     end
   end
 end
@@ -135,12 +171,13 @@ end
 if ARGV[5] == '1' then
   housekeeping()
 end
-local got = take()
+local want = tonumber(ARGV[10])
+local got = take(want)
 if got then
   return got
 end
 if not full and reclaim() > 0 then
-  got = take()
+  got = take(want)
   if got then
     return got
   end

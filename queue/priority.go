@@ -276,27 +276,48 @@ func (q *Priority[T]) Pop(ctx context.Context, worker string) (*Job[T], error) {
 	return job, err
 }
 
-// pop returns the job and whether more jobs are ready, or ErrEmpty and
-// how long until a delayed or in-flight job falls due (-1: none). A light pop (Work's)
-// returns due delayed jobs and expired in-flight jobs to the queue only
-// now and then, and whenever nothing else is ready; force makes it a full
-// pop that also cleans up (Work, woken by its timer or poll).
+// pop is popMany for one job.
 func (q *Priority[T]) pop(ctx context.Context, worker string, light, force, cont bool) (*Job[T], bool, time.Duration, error) {
+	jobs, more, due, err := q.popMany(ctx, worker, 1, light, force, cont)
+	if len(jobs) == 0 {
+		return nil, false, due, err
+	}
+	return jobs[0].job, more, due, jobs[0].err
+}
+
+// popped is one job of popMany, with its decoding error.
+type popped[T any] struct {
+	job *Job[T]
+	err error
+}
+
+// popMany delivers up to n jobs and says whether more are ready, or
+// returns ErrEmpty and how long until a delayed or in-flight job falls
+// due (-1: none). A light pop (Work's) returns due delayed jobs and
+// expired in-flight jobs to the queue only now and then, and whenever
+// nothing else is ready; force makes it a full pop that also cleans up
+// (Work, woken by its timer or poll); cont says the caller was not woken
+// for this pop (see pop.lua).
+func (q *Priority[T]) popMany(ctx context.Context, worker string, n int, light, force, cont bool) ([]popped[T], bool, time.Duration, error) {
 	const op = "queue: pop"
 	if err := q.check(op); err != nil {
 		return nil, false, -1, err
 	}
-	token := rand.Text()
-	n := q.pops.Add(1)
+	c := q.pops.Add(1)
 	house, full := "0", "1"
-	if force || n%housekeepEvery == 0 {
+	if force || c%housekeepEvery == 0 {
 		house = "1"
 	}
-	if light && !force && n%reclaimEvery != 0 {
+	if light && !force && c%reclaimEvery != 0 {
 		full = "0"
 	}
-	msg, err := q.k.Exec(ctx, popScript, q.popKeys, []string{q.visArg, token, worker, q.batch,
-		house, q.retentionArg, q.retentionArg, full, boolArg(cont)})
+	args := make([]string, 0, 10+n)
+	args = append(args, q.visArg, "", worker, q.batch, house, q.retentionArg, q.retentionArg, full,
+		boolArg(cont), strconv.Itoa(n))
+	for range n {
+		args = append(args, rand.Text())
+	}
+	msg, err := q.k.Exec(ctx, popScript, q.popKeys, args)
 	if err != nil {
 		return nil, false, -1, redkit.Wrap(op, q.name, err)
 	}
@@ -308,51 +329,67 @@ func (q *Priority[T]) pop(ctx context.Context, worker string, light, force, cont
 	if found == 0 {
 		due, _ := arr[1].AsInt64()
 		now, _ := arr[2].AsInt64()
-		if n, _ := arr[3].AsInt64(); n > 0 {
-			q.m.reclaimed.Add(context.Background(), n, q.m.attrs)
+		if r, _ := arr[3].AsInt64(); r > 0 {
+			q.m.reclaimed.Add(context.Background(), r, q.m.attrs)
 		}
 		if due < 0 {
 			return nil, false, -1, ErrEmpty
 		}
 		return nil, false, time.Duration(max(due-now, 0)) * time.Millisecond, ErrEmpty
 	}
-	if len(arr) < 11 {
+	if len(arr) < 6 {
 		return nil, false, -1, redkit.Wrap(op, q.name, fmt.Errorf("unexpected script reply %v", msg))
 	}
-	id, _ := arr[1].ToString()
-	payload, _ := arr[2].ToString()
-	prio, _ := arr[3].AsFloat64()
-	attempts, _ := arr[4].AsInt64()
-	deadline, _ := arr[5].AsInt64()
-	if n, _ := arr[6].AsInt64(); n > 0 {
-		q.m.reclaimed.Add(context.Background(), n, q.m.attrs)
+	now, _ := arr[1].AsInt64()
+	if r, _ := arr[2].AsInt64(); r > 0 {
+		q.m.reclaimed.Add(context.Background(), r, q.m.attrs)
 	}
-	lastErr, _ := arr[7].ToString()
-	readyAt, _ := arr[8].AsInt64()
-	now, _ := arr[9].AsInt64()
-	more, _ := arr[10].AsInt64()
+	more, _ := arr[3].AsInt64()
+	deadline, _ := arr[4].AsInt64()
+	k, _ := arr[5].AsInt64()
+	if len(arr) < 6+6*int(k) {
+		return nil, false, -1, redkit.Wrap(op, q.name, fmt.Errorf("unexpected script reply %v", msg))
+	}
 	q.clock.Store(now - time.Now().UnixMilli())
-	if readyAt < 0 { // pushed to be ready at once: when its ID was made
-		readyAt, _ = strconv.ParseInt(id[:min(12, len(id))], 16, 64)
+	q.m.delivered.Add(context.Background(), k, q.m.attrs)
+	out := make([]popped[T], k)
+	for i := range int(k) {
+		f := arr[6+6*i:]
+		id, _ := f[0].ToString()
+		payload, _ := f[1].ToString()
+		prio, _ := f[2].AsFloat64()
+		attempts, _ := f[3].AsInt64()
+		lastErr, _ := f[4].ToString()
+		readyAt, _ := f[5].AsInt64()
+		if readyAt < 0 { // pushed to be ready at once: when its ID was made
+			readyAt, _ = strconv.ParseInt(id[:min(12, len(id))], 16, 64)
+		}
+		q.m.pickup.Record(context.Background(), float64(max(now-readyAt, 0))/1e3, q.m.attrs)
+		job := &Job[T]{
+			ID:        id,
+			Priority:  prio,
+			Attempts:  int(attempts),
+			Worker:    worker,
+			Deadline:  time.UnixMilli(deadline),
+			LastError: lastErr,
+			q:         q,
+			receipt:   args[10+i],
+		}
+		out[i].job = job
+		v, err := codec.Decode[T](q.f, unsafe.Slice(unsafe.StringData(payload), len(payload)))
+		if err != nil {
+			out[i].err = redkit.Wrap(op, q.name, fmt.Errorf("job %s: %w", id, err))
+			continue
+		}
+		job.Value = v
 	}
-	q.m.delivered.Add(context.Background(), 1, q.m.attrs)
-	q.m.pickup.Record(context.Background(), float64(max(now-readyAt, 0))/1e3, q.m.attrs)
-	job := &Job[T]{
-		ID:        id,
-		Priority:  prio,
-		Attempts:  int(attempts),
-		Worker:    worker,
-		Deadline:  time.UnixMilli(deadline),
-		LastError: lastErr,
-		q:         q,
-		receipt:   token,
+	due := time.Duration(-1)
+	if len(arr) > 6+6*int(k) {
+		if at, _ := arr[6+6*int(k)].AsInt64(); at > 0 {
+			due = time.Duration(max(at-now, 0)) * time.Millisecond
+		}
 	}
-	v, err := codec.Decode[T](q.f, unsafe.Slice(unsafe.StringData(payload), len(payload)))
-	if err != nil {
-		return job, more > 0, -1, redkit.Wrap(op, q.name, fmt.Errorf("job %s: %w", id, err))
-	}
-	job.Value = v
-	return job, more > 0, -1, nil
+	return out, more > 0, due, nil
 }
 
 // PopWait is Pop that waits, until a job is ready or ctx ends, for worker.

@@ -470,7 +470,7 @@ func testNoLeftovers(t *testing.T, e env, name string) {
 			t.Logf("%v %+v", time.Now().Format("15:04:05.000"), st)
 			last = st
 		}
-		return err == nil && st.Processed == 10 && st.Dead == 10
+		return err == nil && st.Processed == 10 && st.Failed == 20
 	})
 	// The idle worker removes the dead jobs once retention has passed.
 	waitFor(t, "dead jobs removed", func() bool {
