@@ -103,23 +103,28 @@ type Source interface {
 // not set.
 func (q *Priority[T]) Source(h Handler[T], weight int) Source {
 	return &source{
-		name:   q.name,
-		k:      q.k,
-		err:    q.err,
-		signal: q.ks.signal,
-		clock:  &q.clock,
-		poll:   q.poll,
-		weight: max(weight, 1),
-		stats:  q.ks.stats,
-		ttl:    q.retentionArg,
-		every:  max(q.retention/3, 10*time.Millisecond),
-		logger: engine.HooksOf(q.k.Client()).Tel.Logger,
-		pop: func(ctx context.Context, worker string, force, cont bool) (delivery, bool, time.Duration, error) {
-			job, more, due, err := q.pop(ctx, worker, true, force, cont)
-			if job == nil {
+		name:    q.name,
+		k:       q.k,
+		err:     q.err,
+		signal:  q.ks.signal,
+		clock:   &q.clock,
+		poll:    q.poll,
+		weight:  max(weight, 1),
+		stats:   q.ks.stats,
+		ttl:     q.retentionArg,
+		every:   max(q.retention/3, 10*time.Millisecond),
+		logger:  engine.HooksOf(q.k.Client()).Tel.Logger,
+		ackKeys: []string{q.ks.inflight, q.ks.jobs, q.ks.meta, q.ks.stats, q.ks.uniq, q.ks.uniqx},
+		popMany: func(ctx context.Context, worker string, n int, force, cont bool, a *acker) ([]delivery, bool, time.Duration, error) {
+			jobs, more, due, err := q.popMany(ctx, worker, n, true, force, cont)
+			if len(jobs) == 0 {
 				return nil, false, due, err
 			}
-			return &run[T]{job: job, h: h, decodeErr: err}, more, due, nil
+			ds := make([]delivery, len(jobs))
+			for i, p := range jobs {
+				ds[i] = &run[T]{job: p.job, h: h, decodeErr: p.err, acker: a}
+			}
+			return ds, more, due, nil
 		},
 	}
 }
@@ -138,7 +143,8 @@ type source struct {
 	clock      *atomic.Int64 // Redis clock minus ours, ms
 	every      time.Duration
 	logger     *slog.Logger
-	pop        func(ctx context.Context, worker string, force, cont bool) (delivery, bool, time.Duration, error)
+	ackKeys    []string
+	popMany    func(ctx context.Context, worker string, n int, force, cont bool, a *acker) ([]delivery, bool, time.Duration, error)
 }
 
 // delivery is one popped job with its handler.
@@ -208,6 +214,8 @@ type pool struct {
 
 	mu      sync.Mutex
 	running map[*slotState]struct{}
+
+	fetchers []*fetcher // per source
 }
 
 type slotState struct {
@@ -221,8 +229,17 @@ func (w *pool) run(ctx context.Context) error {
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHard()
 
-	var bg sync.WaitGroup // listeners and the due timer
+	var bg sync.WaitGroup // listeners, fetchers and the due timer
+	stopAcks := make(chan struct{})
+	var acks sync.WaitGroup
+	defer func() { close(stopAcks); acks.Wait() }()
+	batch := min(w.o.Concurrency, maxBatch)
 	for i, s := range w.srcs {
+		a := &acker{k: s.k, keys: s.ackKeys, ttl: s.ttl, batch: batch, reqs: make(chan *ackReq), done: make(chan struct{})}
+		f := &fetcher{src: s, worker: w.worker, ack: a, batch: batch, reqs: make(chan *popReq)}
+		w.fetchers = append(w.fetchers, f)
+		acks.Go(func() { a.run(stopAcks) })
+		bg.Go(func() { f.run(ctx) })
 		bg.Go(func() { w.listen(ctx, i) })
 		bg.Go(func() { s.keepStats(ctx) })
 	}
@@ -365,14 +382,13 @@ func (w *pool) popAny(ctx context.Context, cont bool) (delivery, bool, time.Dura
 	}
 	due := time.Duration(-1)
 	var errs []error
-	pctx := context.WithoutCancel(ctx) // never drop a popped job with its reply
 	force := w.force.Swap(false)
 	for n := range w.srcs {
 		i := n
 		if !w.o.Strict {
 			i = (start + n) % len(w.srcs)
 		}
-		d, more, dd, err := w.srcs[i].pop(pctx, w.worker, force, cont && len(w.srcs) == 1)
+		d, more, dd, err := w.fetchers[i].pop(ctx, force, cont && len(w.srcs) == 1)
 		if d != nil {
 			// With several sources, the others may have jobs: look again.
 			return d, more || len(w.srcs) > 1, dd, nil
@@ -480,6 +496,7 @@ func (w *pool) listen(ctx context.Context, i int) {
 
 // run is a delivery of a Priority[T].
 type run[T any] struct {
+	acker     *acker
 	job       *Job[T]
 	h         Handler[T]
 	decodeErr error
@@ -547,7 +564,7 @@ func (r *run[T]) process(hard context.Context, o *WorkOptions) {
 	defer c()
 	logger := engine.HooksOf(q.k.Client()).Tel.Logger
 	if err == nil {
-		if aerr := r.job.Ack(fctx); aerr == nil {
+		if aerr := r.ack(fctx); aerr == nil {
 			q.m.processed.Add(context.Background(), 1, q.m.attrs)
 		} else {
 			logger.Warn("queue: work: ack failed", "queue", q.name, "job", r.job.ID, "error", aerr)
@@ -616,4 +633,166 @@ func (s *source) keepStats(ctx context.Context) {
 func mustInt(s string) int64 {
 	n, _ := strconv.ParseInt(s, 10, 64)
 	return n
+}
+
+// maxBatch caps the jobs one pop or ack script takes at once.
+const maxBatch = 64
+
+// fetcher pops for a pool's slots, several jobs in one script call when
+// several slots ask at once (group commit): under load, one round trip
+// and one script serve many jobs.
+type fetcher struct {
+	src    *source
+	worker string
+	ack    *acker
+	batch  int
+	reqs   chan *popReq
+}
+
+type popReq struct {
+	force, cont bool
+	res         chan popRes
+}
+
+type popRes struct {
+	d    delivery
+	more bool
+	due  time.Duration
+	err  error
+}
+
+func (f *fetcher) run(ctx context.Context) {
+	pctx := context.WithoutCancel(ctx) // never drop popped jobs with the reply
+	batch := make([]*popReq, 0, f.batch)
+	for {
+		select {
+		case r := <-f.reqs:
+			batch = append(batch[:0], r)
+		case <-ctx.Done():
+			return
+		}
+	drain:
+		for len(batch) < f.batch {
+			select {
+			case r := <-f.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		var force, cont bool
+		for _, r := range batch {
+			force = force || r.force
+			cont = cont || r.cont
+		}
+		ds, more, due, err := f.src.popMany(pctx, f.worker, len(batch), force, cont, f.ack)
+		for i, r := range batch {
+			switch {
+			case i < len(ds):
+				r.res <- popRes{d: ds[i], more: more || i < len(ds)-1, due: due}
+			case err != nil:
+				r.res <- popRes{due: due, err: err}
+			default: // the others took what was ready
+				r.res <- popRes{due: due, err: ErrEmpty}
+			}
+		}
+	}
+}
+
+// pop asks the fetcher for one job; ctx ends the wait to be served,
+// never a pop in progress.
+func (f *fetcher) pop(ctx context.Context, force, cont bool) (delivery, bool, time.Duration, error) {
+	r := &popReq{force: force, cont: cont, res: make(chan popRes, 1)}
+	select {
+	case f.reqs <- r:
+	case <-ctx.Done():
+		return nil, false, -1, ctx.Err()
+	}
+	res := <-r.res
+	return res.d, res.more, res.due, res.err
+}
+
+// acker acknowledges the jobs of a pool's slots, several in one script
+// call when several finish at once.
+type acker struct {
+	k     *redkit.Kit
+	keys  []string
+	ttl   string
+	batch int
+	reqs  chan *ackReq
+	done  chan struct{} // closed when run returns
+}
+
+type ackReq struct {
+	id, receipt string
+	res         chan ackRes
+}
+
+type ackRes struct {
+	ok  bool
+	err error
+}
+
+var errAckerStopped = errors.New("queue: acker stopped")
+
+func (a *acker) run(stop <-chan struct{}) {
+	defer close(a.done)
+	batch := make([]*ackReq, 0, a.batch)
+	args := make([]string, 0, 1+2*a.batch)
+	for {
+		select {
+		case r := <-a.reqs:
+			batch = append(batch[:0], r)
+		case <-stop:
+			return
+		}
+	drain:
+		for len(batch) < a.batch {
+			select {
+			case r := <-a.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		args = append(args[:0], a.ttl)
+		for _, r := range batch {
+			args = append(args, r.id, r.receipt)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+		msg, err := a.k.Exec(ctx, ackScript, a.keys, args)
+		cancel()
+		var res []int64
+		if err == nil {
+			res, err = msg.AsIntSlice()
+		}
+		for i, r := range batch {
+			r.res <- ackRes{ok: err == nil && i < len(res) && res[i] == 1, err: err}
+		}
+	}
+}
+
+// ack acknowledges through the pool's acker (Job.Ack once it stopped).
+func (r *run[T]) ack(ctx context.Context) error {
+	const op = "queue: ack"
+	j := r.job
+	if r.acker == nil {
+		return j.Ack(ctx)
+	}
+	req := &ackReq{id: j.ID, receipt: j.receipt, res: make(chan ackRes, 1)}
+	select {
+	case r.acker.reqs <- req:
+	case <-r.acker.done:
+		return j.Ack(ctx)
+	}
+	res := <-req.res
+	if res.err != nil {
+		return redkit.Wrap(op, j.q.name, res.err)
+	}
+	if !res.ok {
+		return j.lost(op)
+	}
+	j.finished.Store(true)
+	j.q.m.acked.Add(context.Background(), 1, j.q.m.attrs)
+	return nil
 }
