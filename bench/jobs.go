@@ -194,13 +194,13 @@ func runJobs(env *Env) (*Section, error) {
 
 	return &Section{
 		Intro: "redkit `queue.Priority[int].Work` (defaults: woken by a BLPOP on the queue's wake-up list while a " +
-			"slot is idle, visibility extended while a handler runs) against asynq v0.26 (`Server` with its " +
+			"slot is idle, pops and acks of slots asking at once batched into one script call, visibility extended while a handler runs) against asynq v0.26 (`Server` with its " +
 			"defaults: 1s task check interval; `Client.EnqueueContext`), same redis-server, one queue each, " +
 			"no-op handlers. Both systems' workers run during a comparison; only one gets jobs at a time.",
 		Tables:  []Table{tt, tl, tc},
 		Targets: targets,
 		Notes: []string{
-			"Throughput is jobs handled per second while producers push as fast as a backlog cap of 2000 allows; the ratio is the median of per-round ratios.",
+			"Throughput is jobs handled per second while producers push as fast as a backlog cap of 2000 allows; the ratio is the median of per-round ratios. Each producer pushes one job per round trip (Push / EnqueueContext), so with 1 producer both systems are usually bound by that producer's round trips rather than by their workers.",
 			"Pickup latency: a job is pushed to an idle worker, the next one after the handler started and a 2-5ms pause; asynq's idle worker polls every second, so its pickup is up to 1s.",
 			"Commands per job count every command the server ran (scripts' inner commands included) while one system alone ran the jobs, from its workers' start to their stop, divided by the jobs: background work (heartbeats, polling, forwarding) is part of the cost.",
 			"asynq writes its keys under `asynq:`, not under bench:jobs: (it has no key prefix option); its queue is `bench-jobs`.",

@@ -44,10 +44,14 @@
 //
 // Idle slots are woken, not polling: one BLPOP per Work call on the
 // queue's wake-up list (only while a slot is idle) wakes one slot per
-// push, a slot that got a job wakes the next one while more may wait, and
-// a local timer wakes a slot when the earliest delayed job, retry or
-// expired delivery falls due. A pushed job starts within a round trip or
-// two; a delayed one within milliseconds of when it is due.
+// pushed job; a slot whose last pop left jobs ready pops again at once;
+// and a local timer wakes a slot when the earliest delayed job or retry
+// falls due (delayed pushes and retries put their due time in the wake-up
+// token). A pushed job starts within a round trip or two; a delayed one
+// within milliseconds of when it is due. Under load, the slots' pops and
+// acks are batched: slots asking at the same time share one script call
+// (up to 64 jobs), so a job costs fewer round trips and Redis commands
+// than a pop and an ack of its own.
 //
 // PushUnique refuses (ErrDuplicate) a job whose unique key is held by a
 // job still waiting, delayed or in flight, or pushed less than ttl ago; the
