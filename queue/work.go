@@ -229,17 +229,10 @@ func (w *pool) run(ctx context.Context) error {
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHard()
 
-	var bg sync.WaitGroup // listeners, fetchers and the due timer
-	stopAcks := make(chan struct{})
-	var acks sync.WaitGroup
-	defer func() { close(stopAcks); acks.Wait() }()
+	var bg sync.WaitGroup // listeners and the due timer
 	batch := min(w.o.Concurrency, maxBatch)
 	for i, s := range w.srcs {
-		a := &acker{k: s.k, keys: s.ackKeys, ttl: s.ttl, batch: batch, reqs: make(chan *ackReq), done: make(chan struct{})}
-		f := &fetcher{src: s, worker: w.worker, ack: a, batch: batch, reqs: make(chan *popReq)}
-		w.fetchers = append(w.fetchers, f)
-		acks.Go(func() { a.run(stopAcks) })
-		bg.Go(func() { f.run(ctx) })
+		w.fetchers = append(w.fetchers, newFetcher(s, w.worker, batch))
 		bg.Go(func() { w.listen(ctx, i) })
 		bg.Go(func() { s.keepStats(ctx) })
 	}
@@ -635,24 +628,76 @@ func mustInt(s string) int64 {
 	return n
 }
 
-// maxBatch caps the jobs one pop or ack script takes at once.
-const maxBatch = 64
+// combiner batches the calls of many goroutines (group commit): a caller
+// that finds no batch running leads one, with every call that queued
+// meanwhile; when it is done, the first call queued since leads the next.
+// So a lone caller runs its call at once, and under load one round trip
+// serves many calls.
+type combiner[Req, Res any] struct {
+	max     int
+	do      func(reqs []Req) []Res // len(result) == len(reqs)
+	mu      sync.Mutex
+	busy    bool
+	pending []*call[Req, Res]
+}
+
+type call[Req, Res any] struct {
+	req  Req
+	res  Res
+	lead bool
+	done chan struct{}
+}
+
+func (c *combiner[Req, Res]) run(req Req) Res {
+	me := &call[Req, Res]{req: req, done: make(chan struct{}, 1)}
+	c.mu.Lock()
+	if c.busy {
+		c.pending = append(c.pending, me)
+		c.mu.Unlock()
+		<-me.done
+		if !me.lead {
+			return me.res
+		}
+		c.mu.Lock()
+	}
+	c.busy = true
+	n := min(len(c.pending), c.max-1)
+	batch := make([]*call[Req, Res], 0, n+1)
+	batch = append(append(batch, me), c.pending[:n]...)
+	c.pending = append(c.pending[:0], c.pending[n:]...)
+	c.mu.Unlock()
+
+	reqs := make([]Req, len(batch))
+	for i, b := range batch {
+		reqs[i] = b.req
+	}
+	res := c.do(reqs)
+	for i, b := range batch[1:] {
+		b.res = res[i+1]
+		b.done <- struct{}{}
+	}
+
+	c.mu.Lock()
+	if len(c.pending) > 0 {
+		next := c.pending[0]
+		c.pending = c.pending[1:]
+		c.mu.Unlock()
+		next.lead = true
+		next.done <- struct{}{}
+	} else {
+		c.busy = false
+		c.mu.Unlock()
+	}
+	return res[0]
+}
 
 // fetcher pops for a pool's slots, several jobs in one script call when
-// several slots ask at once (group commit): under load, one round trip
-// and one script serve many jobs.
+// several slots ask at once.
 type fetcher struct {
-	src    *source
-	worker string
-	ack    *acker
-	batch  int
-	reqs   chan *popReq
+	c combiner[popReq, popRes]
 }
 
-type popReq struct {
-	force, cont bool
-	res         chan popRes
-}
+type popReq struct{ force, cont bool }
 
 type popRes struct {
 	d    delivery
@@ -661,131 +706,88 @@ type popRes struct {
 	err  error
 }
 
-func (f *fetcher) run(ctx context.Context) {
-	pctx := context.WithoutCancel(ctx) // never drop popped jobs with the reply
-	batch := make([]*popReq, 0, f.batch)
-	for {
-		select {
-		case r := <-f.reqs:
-			batch = append(batch[:0], r)
-		case <-ctx.Done():
-			return
+// maxBatch caps the jobs one pop or ack script takes at once.
+const maxBatch = 64
+
+func newFetcher(src *source, worker string, batch int) *fetcher {
+	a := &acker{}
+	a.c = combiner[ackReq, ackRes]{max: batch, do: func(reqs []ackReq) []ackRes {
+		args := make([]string, 0, 1+2*len(reqs))
+		args = append(args, src.ttl)
+		for _, r := range reqs {
+			args = append(args, r.id, r.receipt)
 		}
-	drain:
-		for len(batch) < f.batch {
-			select {
-			case r := <-f.reqs:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
+		ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+		defer cancel()
+		msg, err := src.k.Exec(ctx, ackScript, src.ackKeys, args)
+		var res []int64
+		if err == nil {
+			res, err = msg.AsIntSlice()
 		}
+		out := make([]ackRes, len(reqs))
+		for i := range out {
+			out[i] = ackRes{ok: err == nil && i < len(res) && res[i] == 1, err: err}
+		}
+		return out
+	}}
+	f := &fetcher{}
+	f.c = combiner[popReq, popRes]{max: batch, do: func(reqs []popReq) []popRes {
 		var force, cont bool
-		for _, r := range batch {
+		for _, r := range reqs {
 			force = force || r.force
 			cont = cont || r.cont
 		}
-		ds, more, due, err := f.src.popMany(pctx, f.worker, len(batch), force, cont, f.ack)
-		for i, r := range batch {
+		// Never drop popped jobs with the reply: no ctx of the slots.
+		ds, more, due, err := src.popMany(context.Background(), worker, len(reqs), force, cont, a)
+		out := make([]popRes, len(reqs))
+		for i := range out {
 			switch {
 			case i < len(ds):
-				r.res <- popRes{d: ds[i], more: more || i < len(ds)-1, due: due}
+				out[i] = popRes{d: ds[i], more: more || i < len(ds)-1, due: due}
 			case err != nil:
-				r.res <- popRes{due: due, err: err}
+				out[i] = popRes{due: due, err: err}
 			default: // the others took what was ready
-				r.res <- popRes{due: due, err: ErrEmpty}
+				out[i] = popRes{due: due, err: ErrEmpty}
 			}
 		}
-	}
+		return out
+	}}
+	return f
 }
 
-// pop asks the fetcher for one job; ctx ends the wait to be served,
-// never a pop in progress.
+// pop pops one job, in a batch with other slots' pops when they ask at
+// the same time. It waits for a pop in progress even when ctx ends, so
+// that no popped job is dropped.
 func (f *fetcher) pop(ctx context.Context, force, cont bool) (delivery, bool, time.Duration, error) {
-	r := &popReq{force: force, cont: cont, res: make(chan popRes, 1)}
-	select {
-	case f.reqs <- r:
-	case <-ctx.Done():
-		return nil, false, -1, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return nil, false, -1, err
 	}
-	res := <-r.res
+	res := f.c.run(popReq{force: force, cont: cont})
 	return res.d, res.more, res.due, res.err
 }
 
 // acker acknowledges the jobs of a pool's slots, several in one script
 // call when several finish at once.
 type acker struct {
-	k     *redkit.Kit
-	keys  []string
-	ttl   string
-	batch int
-	reqs  chan *ackReq
-	done  chan struct{} // closed when run returns
+	c combiner[ackReq, ackRes]
 }
 
-type ackReq struct {
-	id, receipt string
-	res         chan ackRes
-}
+type ackReq struct{ id, receipt string }
 
 type ackRes struct {
 	ok  bool
 	err error
 }
 
-var errAckerStopped = errors.New("queue: acker stopped")
-
-func (a *acker) run(stop <-chan struct{}) {
-	defer close(a.done)
-	batch := make([]*ackReq, 0, a.batch)
-	args := make([]string, 0, 1+2*a.batch)
-	for {
-		select {
-		case r := <-a.reqs:
-			batch = append(batch[:0], r)
-		case <-stop:
-			return
-		}
-	drain:
-		for len(batch) < a.batch {
-			select {
-			case r := <-a.reqs:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		args = append(args[:0], a.ttl)
-		for _, r := range batch {
-			args = append(args, r.id, r.receipt)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
-		msg, err := a.k.Exec(ctx, ackScript, a.keys, args)
-		cancel()
-		var res []int64
-		if err == nil {
-			res, err = msg.AsIntSlice()
-		}
-		for i, r := range batch {
-			r.res <- ackRes{ok: err == nil && i < len(res) && res[i] == 1, err: err}
-		}
-	}
-}
-
-// ack acknowledges through the pool's acker (Job.Ack once it stopped).
+// ack acknowledges through the pool's acker, in a batch with other
+// slots' acks when they finish at the same time.
 func (r *run[T]) ack(ctx context.Context) error {
 	const op = "queue: ack"
 	j := r.job
 	if r.acker == nil {
 		return j.Ack(ctx)
 	}
-	req := &ackReq{id: j.ID, receipt: j.receipt, res: make(chan ackRes, 1)}
-	select {
-	case r.acker.reqs <- req:
-	case <-r.acker.done:
-		return j.Ack(ctx)
-	}
-	res := <-req.res
+	res := r.acker.c.run(ackReq{id: j.ID, receipt: j.receipt})
 	if res.err != nil {
 		return redkit.Wrap(op, j.q.name, res.err)
 	}
