@@ -6,6 +6,7 @@ package main
 import (
 	_ "github.com/bsm/redislock"
 	_ "github.com/go-redis/cache/v9"
+	_ "github.com/go-redis/redis_rate/v10"
 	_ "github.com/go-redsync/redsync/v4"
 	_ "github.com/go-redsync/redsync/v4/redis/goredis/v9"
 	_ "github.com/redis/go-redis/v9"
@@ -13,6 +14,7 @@ import (
 	_ "github.com/redis/rueidis/rueidisaside"
 	_ "github.com/redis/rueidis/rueidislock"
 	_ "github.com/redkit-go/redkit"
+	_ "github.com/ulule/limiter/v3"
 
 	// Modules the redkit packages import that the bench has no other
 	// reason to; listed so that a new suite importing such a package

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,6 +51,7 @@ func run() error {
 		addr      = flag.String("redis-addr", "", "use this redis-server (host:port) instead of starting one; keys are written under bench:")
 		list      = flag.Bool("list", false, "list the suites and exit")
 		gList     = flag.String("goroutines", "1,16,128,512", "comma-separated concurrencies for the suites that sweep them (kv, tune)")
+		progress  = flag.Bool("progress", false, "also print machine-readable progress lines on stderr: \"progress <i> <n> <suite> start|done|failed\" (for redkit bench)")
 	)
 	flag.Parse()
 	if *list {
@@ -112,11 +114,22 @@ func run() error {
 
 	began := time.Now()
 	runStart := env.sampleCPU()
-	rep := Run{Machine: machine(version, where), Flags: "go run . " + strings.Join(os.Args[1:], " ")}
-	for _, s := range selected {
+	// The report shows the flags that shape the numbers (not -progress).
+	shown := slices.DeleteFunc(slices.Clone(os.Args[1:]), func(a string) bool { return a == "-progress" || a == "--progress" })
+	rep := Run{Machine: machine(version, where), Flags: "go run . " + strings.Join(shown, " ")}
+	// progressf prints one progress line; suites are numbered from 1.
+	progressf := func(i int, suite, state string) {
+		if *progress {
+			env.logMu.Lock()
+			fmt.Fprintf(os.Stderr, "progress %d %d %s %s\n", i+1, len(selected), suite, state)
+			env.logMu.Unlock()
+		}
+	}
+	for i, s := range selected {
 		if ctx.Err() != nil {
 			break
 		}
+		progressf(i, s.Name, "start")
 		env.Logf("suite %s: %s", s.Name, s.Title)
 		t0 := time.Now()
 		cpu0 := env.sampleCPU()
@@ -126,6 +139,7 @@ func run() error {
 		if err != nil {
 			env.Logf("suite %s failed: %v", s.Name, err)
 			rep.Failed = append(rep.Failed, s.Name+": "+err.Error())
+			progressf(i, s.Name, "failed")
 			continue
 		}
 		if sec.Title == "" {
@@ -136,6 +150,7 @@ func run() error {
 		}
 		rep.Sections = append(rep.Sections, sec)
 		env.Logf("suite %s done in %s; CPU: %v", s.Name, time.Since(t0).Round(time.Second), sec.cpu)
+		progressf(i, s.Name, "done")
 	}
 	rep.Took = time.Since(began)
 	if u, ok := runStart.to(env.sampleCPU()); ok {
