@@ -4,6 +4,7 @@ package main
 // in go.mod before a suite uses them, so engineers adding a suite never need
 // `go get`. Remove a line here only when a suite imports that package.
 import (
+	_ "github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
 	_ "github.com/bsm/redislock"
 	_ "github.com/go-redis/cache/v9"
 	_ "github.com/go-redis/redis_rate/v10"
