@@ -12,4 +12,9 @@ var (
 	// it went back to the queue (and may have been delivered again), or it
 	// was already acknowledged or returned.
 	ErrJobLost = errors.New("queue: job lost (visibility timeout passed or already acknowledged)")
+
+	// ErrDuplicate is returned by PushUnique while a job with the same
+	// unique key is waiting, delayed or in flight, or within the ttl of
+	// its push.
+	ErrDuplicate = errors.New("queue: duplicate unique job")
 )

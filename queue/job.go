@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redkit-go/redkit"
@@ -26,9 +27,15 @@ type Job[T any] struct {
 	// Deadline is when the job returns to the queue unless acknowledged,
 	// on the Redis server's clock.
 	Deadline time.Time
+	// LastError is the error of the previous failed attempt under Work
+	// (or, for a job listed by Dead, of its last attempt); "" if none.
+	LastError string
 
 	q       *Priority[T]
 	receipt string // token of this delivery
+	// finished is set once Ack or Nack succeeded, so that Work does not
+	// finish a job its handler already finished.
+	finished atomic.Bool
 }
 
 // Ack marks the job done and removes it from the queue. It returns
@@ -40,14 +47,15 @@ func (j *Job[T]) Ack(ctx context.Context) error {
 	const op = "queue: ack"
 	ks := &j.q.ks
 	msg, err := j.q.k.Exec(ctx, ackScript,
-		[]string{ks.inflight, ks.jobs, ks.meta},
-		[]string{j.ID, j.receipt})
+		[]string{ks.inflight, ks.jobs, ks.meta, ks.stats, ks.uniq, ks.uniqx},
+		[]string{j.q.retentionArg, j.ID, j.receipt})
 	if err != nil {
 		return redkit.Wrap(op, j.q.name, err)
 	}
-	if n, _ := msg.AsInt64(); n != 1 {
+	if res, _ := msg.AsIntSlice(); len(res) != 1 || res[0] != 1 {
 		return j.lost(op)
 	}
+	j.finished.Store(true)
 	j.q.m.acked.Add(context.Background(), 1, j.q.m.attrs)
 	return nil
 }
@@ -59,7 +67,12 @@ func (j *Job[T]) Ack(ctx context.Context) error {
 // ErrJobLost (wrapped) when this delivery no longer owns the job, as Ack
 // does.
 func (j *Job[T]) Nack(ctx context.Context, delay time.Duration) error {
-	const op = "queue: nack"
+	return j.nack(ctx, "queue: nack", delay, false)
+}
+
+// nack gives the job back; refund does not count this delivery as an
+// attempt (Work shutting down).
+func (j *Job[T]) nack(ctx context.Context, op string, delay time.Duration, refund bool) error {
 	ks := &j.q.ks
 	if delay < 0 {
 		return redkit.Wrap(op, j.q.name, fmt.Errorf("%w: delay %s", redkit.ErrNegativeTTL, delay))
@@ -71,13 +84,14 @@ func (j *Job[T]) Nack(ctx context.Context, delay time.Duration) error {
 	msg, err := j.q.k.Exec(ctx, nackScript,
 		[]string{ks.ready, ks.delayed, ks.inflight, ks.meta, ks.seq, ks.signal},
 		[]string{j.ID, j.receipt, strconv.FormatInt(ms, 10),
-			strconv.Itoa(signalCap), strconv.FormatInt(signalTTL.Milliseconds(), 10)})
+			strconv.Itoa(signalCap), strconv.FormatInt(signalTTL.Milliseconds(), 10), boolArg(refund)})
 	if err != nil {
 		return redkit.Wrap(op, j.q.name, err)
 	}
 	if n, _ := msg.AsInt64(); n != 1 {
 		return j.lost(op)
 	}
+	j.finished.Store(true)
 	j.q.m.nacked.Add(context.Background(), 1, j.q.m.attrs)
 	return nil
 }
@@ -89,28 +103,77 @@ func (j *Job[T]) Nack(ctx context.Context, delay time.Duration) error {
 // delivery no longer owns the job.
 func (j *Job[T]) Extend(ctx context.Context, d time.Duration) error {
 	const op = "queue: extend"
-	ks := &j.q.ks
 	if d < 0 {
 		return redkit.Wrap(op, j.q.name, fmt.Errorf("%w: %s", redkit.ErrNegativeTTL, d))
 	}
 	if d == 0 {
 		d = j.q.vis
 	}
+	deadline, err := j.extend(ctx, op, d)
+	if err != nil {
+		return err
+	}
+	j.Deadline = deadline
+	return nil
+}
+
+// extend is Extend without updating Deadline (Work's extender, which runs
+// beside the handler).
+func (j *Job[T]) extend(ctx context.Context, op string, d time.Duration) (time.Time, error) {
+	ks := &j.q.ks
 	msg, err := j.q.k.Exec(ctx, extendScript,
 		[]string{ks.inflight, ks.meta},
 		[]string{j.ID, j.receipt, strconv.FormatInt(max(d.Milliseconds(), 1), 10)})
 	if err != nil {
-		return redkit.Wrap(op, j.q.name, err)
+		return time.Time{}, redkit.Wrap(op, j.q.name, err)
 	}
 	deadline, _ := msg.AsInt64()
 	if deadline == 0 {
-		return j.lost(op)
+		return time.Time{}, j.lost(op)
 	}
-	j.Deadline = time.UnixMilli(deadline)
-	return nil
+	return time.UnixMilli(deadline), nil
 }
 
 func (j *Job[T]) lost(op string) error {
 	j.q.m.lost.Add(context.Background(), 1, j.q.m.attrs)
 	return redkit.Wrap(op, j.q.name, fmt.Errorf("job %s: %w", j.ID, ErrJobLost))
+}
+
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// fail records a failed attempt: the job is retried after the queue's
+// Backoff, or dead after its last attempt. It reports whether it died.
+func (j *Job[T]) fail(ctx context.Context, cause error) (dead bool, err error) {
+	const op = "queue: fail"
+	ks := &j.q.ks
+	delay := j.q.backoff(j.Attempts)
+	msg, err := j.q.k.Exec(ctx, failScript,
+		[]string{ks.delayed, ks.inflight, ks.meta, ks.dead, ks.stats, ks.uniq, ks.uniqx, ks.signal},
+		[]string{j.ID, j.receipt, truncate(cause.Error(), maxErrorLen), strconv.FormatInt(max(delay.Milliseconds(), 0), 10),
+			strconv.Itoa(j.q.maxAttempts), j.q.retentionArg,
+			strconv.Itoa(signalCap), strconv.FormatInt(signalTTL.Milliseconds(), 10)})
+	if err != nil {
+		return false, redkit.Wrap(op, j.q.name, err)
+	}
+	n, _ := msg.AsInt64()
+	if n == 0 {
+		return false, j.lost(op)
+	}
+	j.finished.Store(true)
+	return n == 2, nil
+}
+
+// maxErrorLen bounds the LastError kept per job.
+const maxErrorLen = 4096
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }

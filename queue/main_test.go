@@ -123,7 +123,12 @@ const (
 // test binary with it as a worker process that pops one job, reports it
 // on stdout and hangs, never acknowledging, until it is killed.
 func TestHelperProcess(t *testing.T) {
-	if os.Getenv(envRole) != "worker" {
+	role := os.Getenv(envRole)
+	if role == "scheduler" {
+		schedulerProcess()
+		return
+	}
+	if role != "worker" && role != "work" {
 		t.Skip("helper process, run by testWorkerProcessKilled")
 	}
 	vis, err := time.ParseDuration(os.Getenv(envVis))
@@ -139,6 +144,16 @@ func TestHelperProcess(t *testing.T) {
 		os.Exit(2)
 	}
 	q := queue.NewPriority[int](k, os.Getenv(envName), &queue.Options{Visibility: vis})
+	if role == "work" {
+		// Work, with a handler that reports its job and hangs.
+		err := q.Work(ctx, fmt.Sprintf("child-%d", os.Getpid()), func(ctx context.Context, job *queue.Job[int]) error {
+			fmt.Printf("POPPED %s %d %d\n", job.ID, job.Value, job.Deadline.UnixMilli())
+			time.Sleep(time.Hour)
+			return nil
+		}, &queue.WorkOptions{Concurrency: 1})
+		fmt.Println("ERROR Work returned", err)
+		os.Exit(2)
+	}
 	job, err := q.PopWait(ctx, fmt.Sprintf("child-%d", os.Getpid()))
 	if err != nil {
 		fmt.Println("ERROR", err)
@@ -154,9 +169,16 @@ func TestHelperProcess(t *testing.T) {
 // process, which it has not yet killed.
 func startWorkerProcess(t *testing.T, e env, name string, vis time.Duration) (*exec.Cmd, string, int, time.Time) {
 	t.Helper()
+	return startChild(t, e, "worker", name, vis)
+}
+
+// startChild runs the helper process in role ("worker": PopWait, "work":
+// Work) on the queue called name; see startWorkerProcess.
+func startChild(t *testing.T, e env, role, name string, vis time.Duration) (*exec.Cmd, string, int, time.Time) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(),
-		envRole+"=worker", envAddrs+"="+strings.Join(e.addrs, ","), envName+"="+name, envVis+"="+vis.String())
+		envRole+"="+role, envAddrs+"="+strings.Join(e.addrs, ","), envName+"="+name, envVis+"="+vis.String())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

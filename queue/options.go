@@ -1,6 +1,7 @@
 package queue
 
 import (
+	mrand "math/rand/v2"
 	"time"
 
 	"github.com/redkit-go/redkit/codec"
@@ -19,7 +20,24 @@ const (
 	// DefaultReclaimBatch is how many due delayed jobs, and how many
 	// expired in-flight jobs, one Pop returns to the ready set at most.
 	DefaultReclaimBatch = 100
+	// DefaultMaxAttempts is how many deliveries a job failing under Work
+	// gets before it is dead.
+	DefaultMaxAttempts = 10
+	// DefaultDeadRetention is how long dead jobs are kept.
+	DefaultDeadRetention = 7 * 24 * time.Hour
 )
+
+// DefaultBackoff is the delay before a failed job's next attempt when
+// Options.Backoff is nil: 1s after the first attempt, doubling with each
+// attempt, capped at one hour, each delay jittered to between half and
+// all of it (so that jobs failing together do not retry together).
+func DefaultBackoff(attempt int) time.Duration {
+	d := time.Hour
+	if attempt < 13 {
+		d = min(time.Second<<max(attempt-1, 0), time.Hour)
+	}
+	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
+}
 
 // signalCap bounds the wake-up list: a burst of pushes with no one waiting
 // leaves at most this many tokens (each costs a waiter one empty Pop).
@@ -46,6 +64,20 @@ type Options struct {
 	// Codec encodes job values; nil means the Kit's codec. The Kit's
 	// compression settings apply.
 	Codec codec.Codec
+	// MaxAttempts is how many deliveries a job failing under Work gets
+	// before it is dead-lettered (see Dead); default DefaultMaxAttempts;
+	// negative: never. Jobs that come back after a visibility timeout
+	// count the lost delivery too.
+	MaxAttempts int
+	// Backoff returns the delay before the next attempt after a failed
+	// attempt (1 for the first delivery); nil means DefaultBackoff.
+	// Negative results count as 0.
+	Backoff func(attempt int) time.Duration
+	// DeadRetention is how long dead jobs are kept before they are
+	// removed, keys included; default DefaultDeadRetention. It also
+	// bounds how long the Processed and Failed counters of an idle,
+	// unattended queue are kept.
+	DeadRetention time.Duration
 }
 
 // Validate reports every invalid field of o, each error naming the field
@@ -60,5 +92,6 @@ func (o *Options) Validate() error {
 	optcheck.NonNegative(c, "Visibility", o.Visibility)
 	optcheck.NonNegative(c, "PollInterval", o.PollInterval)
 	optcheck.NonNegative(c, "ReclaimBatch", o.ReclaimBatch)
+	optcheck.NonNegative(c, "DeadRetention", o.DeadRetention)
 	return c.Err()
 }

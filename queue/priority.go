@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -31,17 +32,27 @@ var (
 	nackSrc string
 	//go:embed extend.lua
 	extendSrc string
+	//go:embed fail.lua
+	failSrc string
+	//go:embed requeue.lua
+	requeueSrc string
+	//go:embed dead.lua
+	deadSrc string
 
-	pushScript   = rueidis.NewLuaScript(pushSrc)
-	popScript    = rueidis.NewLuaScript(popSrc)
-	ackScript    = rueidis.NewLuaScript(ackSrc)
-	nackScript   = rueidis.NewLuaScript(nackSrc)
-	extendScript = rueidis.NewLuaScript(extendSrc)
+	pushScript    = rueidis.NewLuaScript(pushSrc)
+	popScript     = rueidis.NewLuaScript(popSrc)
+	ackScript     = rueidis.NewLuaScript(ackSrc)
+	nackScript    = rueidis.NewLuaScript(nackSrc)
+	extendScript  = rueidis.NewLuaScript(extendSrc)
+	failScript    = rueidis.NewLuaScript(failSrc)
+	requeueScript = rueidis.NewLuaScript(requeueSrc)
+	deadScript    = rueidis.NewLuaScript(deadSrc)
 )
 
 // keys of one queue; all share the hash tag {name}.
 type keys struct {
 	base, ready, delayed, inflight, jobs, meta, seq, signal string
+	dead, stats, uniq, uniqx                                string
 }
 
 func newKeys(k *redkit.Kit, name string) keys {
@@ -55,11 +66,16 @@ func newKeys(k *redkit.Kit, name string) keys {
 		meta:     b + ":meta",
 		seq:      b + ":seq",
 		signal:   b + ":signal",
+		dead:     b + ":dead",
+		stats:    b + ":stats",
+		uniq:     b + ":uniq",
+		uniqx:    b + ":uniqx",
 	}
 }
 
 func (ks *keys) all() []string {
-	return []string{ks.ready, ks.delayed, ks.inflight, ks.jobs, ks.meta, ks.seq, ks.signal}
+	return []string{ks.ready, ks.delayed, ks.inflight, ks.jobs, ks.meta, ks.seq, ks.signal,
+		ks.dead, ks.stats, ks.uniq, ks.uniqx}
 }
 
 // Priority is a reliable priority work queue of T values: see the package
@@ -76,16 +92,36 @@ type Priority[T any] struct {
 	reclaim int
 	err     error // from construction: an empty name
 
+	maxAttempts int
+	backoff     func(attempt int) time.Duration
+	retention   time.Duration
+
 	// pop's fixed script keys and args, built once.
-	popKeys []string
-	visArg  string
-	batch   string
+	popKeys      []string
+	visArg       string
+	batch        string
+	retentionArg string
+	pops         atomic.Uint32 // every housekeepEvery-th pop cleans up
+	// clock is the Redis clock minus this process's (ms), as of the
+	// latest pop: Work converts the due times of wake-up tokens with it.
+	clock atomic.Int64
 
 	m metrics
 }
 
+// housekeepEvery: one Pop in this many (and Work's pops after a timer or
+// poll wake-up) also removes expired dead jobs and unique keys.
+const housekeepEvery = 64
+
+// reclaimEvery: one Work pop in this many (and every one that finds
+// nothing else ready) returns due delayed and expired in-flight jobs to
+// the ready set; Pop and PopWait always do.
+const reclaimEvery = 16
+
 type metrics struct {
 	pushed, delivered, acked, nacked, reclaimed, lost metric.Int64Counter
+	processed, failed, retried, dead                  metric.Int64Counter
+	handlerTime, pickup                               metric.Float64Histogram
 	attrs                                             metric.MeasurementOption
 }
 
@@ -114,9 +150,17 @@ func NewPriority[T any](k *redkit.Kit, name string, opts *Options) *Priority[T] 
 	q.vis = cmpOr(o.Visibility, DefaultVisibility)
 	q.poll = cmpOr(o.PollInterval, DefaultPollInterval)
 	q.reclaim = cmpOr(o.ReclaimBatch, DefaultReclaimBatch)
-	q.popKeys = []string{q.ks.ready, q.ks.delayed, q.ks.inflight, q.ks.jobs, q.ks.meta, q.ks.seq}
+	q.maxAttempts = cmpOr(o.MaxAttempts, DefaultMaxAttempts)
+	q.backoff = o.Backoff
+	if q.backoff == nil {
+		q.backoff = DefaultBackoff
+	}
+	q.retention = cmpOr(o.DeadRetention, DefaultDeadRetention)
+	q.popKeys = []string{q.ks.ready, q.ks.delayed, q.ks.inflight, q.ks.jobs, q.ks.meta, q.ks.seq,
+		q.ks.signal, q.ks.dead, q.ks.uniq, q.ks.uniqx, q.ks.stats}
 	q.visArg = strconv.FormatInt(max(q.vis.Milliseconds(), 1), 10)
 	q.batch = strconv.Itoa(q.reclaim)
+	q.retentionArg = strconv.FormatInt(max(q.retention.Milliseconds(), 1), 10)
 
 	tel := engine.HooksOf(k.Client()).Tel
 	counter := func(n, desc string) metric.Int64Counter {
@@ -130,8 +174,18 @@ func NewPriority[T any](k *redkit.Kit, name string, opts *Options) *Priority[T] 
 		nacked:    counter("nacked", "Jobs given back by Nack"),
 		reclaimed: counter("reclaimed", "In-flight jobs returned to the queue after their visibility deadline"),
 		lost:      counter("lost", "Acks, Nacks and Extends refused because the delivery no longer owned the job"),
+		processed: counter("processed", "Jobs whose Work handler succeeded (acknowledged)"),
+		failed:    counter("failed", "Work handler failures (errors, panics, timeouts)"),
+		retried:   counter("retried", "Failed jobs scheduled for another attempt"),
+		dead:      counter("dead", "Jobs dead-lettered after their last attempt"),
 		attrs:     metric.WithAttributeSet(attribute.NewSet(attribute.String("queue.name", name))),
 	}
+	histogram := func(n, desc string) metric.Float64Histogram {
+		h, _ := tel.Meter.Float64Histogram(tel.Name("queue."+n), metric.WithDescription(desc), metric.WithUnit("s"))
+		return h
+	}
+	q.m.handlerTime = histogram("handler.duration", "Time a Work handler took per job")
+	q.m.pickup = histogram("pickup.latency", "Time from a job becoming ready to its delivery")
 	return q
 }
 
@@ -159,7 +213,7 @@ func (q *Priority[T]) check(op string) error {
 // in, first out) and returns the job's ID. priority may be any float64
 // but NaN. It wakes one waiting PopWait.
 func (q *Priority[T]) Push(ctx context.Context, v T, priority float64) (id string, err error) {
-	return q.push(ctx, "queue: push", v, priority, 0)
+	return q.push(ctx, "queue: push", v, priority, 0, "", 0)
 }
 
 // PushDelayed adds v with priority, to become ready after delay (measured
@@ -167,10 +221,10 @@ func (q *Priority[T]) Push(ctx context.Context, v T, priority float64) (id strin
 // Push; a negative delay is redkit.ErrNegativeTTL. Delayed jobs become
 // ready on the next Pop after they fall due (PopWait wakes for them).
 func (q *Priority[T]) PushDelayed(ctx context.Context, v T, priority float64, delay time.Duration) (string, error) {
-	return q.push(ctx, "queue: push delayed", v, priority, delay)
+	return q.push(ctx, "queue: push delayed", v, priority, delay, "", 0)
 }
 
-func (q *Priority[T]) push(ctx context.Context, op string, v T, priority float64, delay time.Duration) (string, error) {
+func (q *Priority[T]) push(ctx context.Context, op string, v T, priority float64, delay time.Duration, unique string, ttl time.Duration) (string, error) {
 	if err := q.check(op); err != nil {
 		return "", err
 	}
@@ -189,12 +243,19 @@ func (q *Priority[T]) push(ctx context.Context, op string, v T, priority float64
 		delayMs = max(delay.Milliseconds(), 1)
 	}
 	id := newID()
-	_, err = q.k.Exec(ctx, pushScript,
-		[]string{q.ks.ready, q.ks.delayed, q.ks.jobs, q.ks.meta, q.ks.seq, q.ks.signal},
+	msg, err := q.k.Exec(ctx, pushScript,
+		[]string{q.ks.ready, q.ks.delayed, q.ks.jobs, q.ks.meta, q.ks.seq, q.ks.signal, q.ks.uniq, q.ks.uniqx},
 		[]string{id, bytesString(data), formatPriority(priority), strconv.FormatInt(delayMs, 10),
-			strconv.Itoa(signalCap), strconv.FormatInt(signalTTL.Milliseconds(), 10)})
+			strconv.Itoa(signalCap), strconv.FormatInt(signalTTL.Milliseconds(), 10),
+			unique, strconv.FormatInt(ttl.Milliseconds(), 10)})
 	if err != nil {
 		return "", redkit.Wrap(op, q.name, err)
+	}
+	if arr, _ := msg.ToArray(); len(arr) == 2 {
+		if ok, _ := arr[0].AsInt64(); ok == 0 {
+			holder, _ := arr[1].ToString()
+			return holder, redkit.Wrap(op, q.name, fmt.Errorf("unique key %q held by job %s: %w", unique, holder, ErrDuplicate))
+		}
 	}
 	q.m.pushed.Add(context.Background(), 1, q.m.attrs)
 	return id, nil
@@ -211,65 +272,124 @@ func (q *Priority[T]) push(ctx context.Context, op string, v T, priority float64
 // a zero Value) and an error wrapping redkit.ErrDecode: it is in flight,
 // so Ack it to drop it, or leave it to come back after the deadline.
 func (q *Priority[T]) Pop(ctx context.Context, worker string) (*Job[T], error) {
-	job, _, err := q.pop(ctx, worker)
+	job, _, _, err := q.pop(ctx, worker, false, false, false)
 	return job, err
 }
 
-// pop returns the job, or ErrEmpty and how long until a delayed or
-// in-flight job falls due (-1: none).
-func (q *Priority[T]) pop(ctx context.Context, worker string) (*Job[T], time.Duration, error) {
+// pop is popMany for one job.
+func (q *Priority[T]) pop(ctx context.Context, worker string, light, force, cont bool) (*Job[T], bool, time.Duration, error) {
+	jobs, more, due, err := q.popMany(ctx, worker, 1, light, force, cont)
+	if len(jobs) == 0 {
+		return nil, false, due, err
+	}
+	return jobs[0].job, more, due, jobs[0].err
+}
+
+// popped is one job of popMany, with its decoding error.
+type popped[T any] struct {
+	job *Job[T]
+	err error
+}
+
+// popMany delivers up to n jobs and says whether more are ready, or
+// returns ErrEmpty and how long until a delayed or in-flight job falls
+// due (-1: none). A light pop (Work's) returns due delayed jobs and
+// expired in-flight jobs to the queue only now and then, and whenever
+// nothing else is ready; force makes it a full pop that also cleans up
+// (Work, woken by its timer or poll); cont says the caller was not woken
+// for this pop (see pop.lua).
+func (q *Priority[T]) popMany(ctx context.Context, worker string, n int, light, force, cont bool) ([]popped[T], bool, time.Duration, error) {
 	const op = "queue: pop"
 	if err := q.check(op); err != nil {
-		return nil, -1, err
+		return nil, false, -1, err
 	}
-	token := rand.Text()
-	msg, err := q.k.Exec(ctx, popScript, q.popKeys, []string{q.visArg, token, worker, q.batch})
+	c := q.pops.Add(1)
+	house, full := "0", "1"
+	if force || c%housekeepEvery == 0 {
+		house = "1"
+	}
+	if light && !force && c%reclaimEvery != 0 {
+		full = "0"
+	}
+	args := make([]string, 0, 10+n)
+	args = append(args, q.visArg, "", worker, q.batch, house, q.retentionArg, q.retentionArg, full,
+		boolArg(cont), strconv.Itoa(n))
+	for range n {
+		args = append(args, rand.Text())
+	}
+	msg, err := q.k.Exec(ctx, popScript, q.popKeys, args)
 	if err != nil {
-		return nil, -1, redkit.Wrap(op, q.name, err)
+		return nil, false, -1, redkit.Wrap(op, q.name, err)
 	}
 	arr, err := msg.ToArray()
 	if err != nil || len(arr) < 4 {
-		return nil, -1, redkit.Wrap(op, q.name, fmt.Errorf("unexpected script reply %v: %v", msg, err))
+		return nil, false, -1, redkit.Wrap(op, q.name, fmt.Errorf("unexpected script reply %v: %v", msg, err))
 	}
 	found, _ := arr[0].AsInt64()
 	if found == 0 {
 		due, _ := arr[1].AsInt64()
 		now, _ := arr[2].AsInt64()
-		if n, _ := arr[3].AsInt64(); n > 0 {
-			q.m.reclaimed.Add(context.Background(), n, q.m.attrs)
+		if r, _ := arr[3].AsInt64(); r > 0 {
+			q.m.reclaimed.Add(context.Background(), r, q.m.attrs)
 		}
 		if due < 0 {
-			return nil, -1, ErrEmpty
+			return nil, false, -1, ErrEmpty
 		}
-		return nil, time.Duration(max(due-now, 0)) * time.Millisecond, ErrEmpty
+		return nil, false, time.Duration(max(due-now, 0)) * time.Millisecond, ErrEmpty
 	}
-	if len(arr) < 7 {
-		return nil, -1, redkit.Wrap(op, q.name, fmt.Errorf("unexpected script reply %v", msg))
+	if len(arr) < 6 {
+		return nil, false, -1, redkit.Wrap(op, q.name, fmt.Errorf("unexpected script reply %v", msg))
 	}
-	id, _ := arr[1].ToString()
-	payload, _ := arr[2].ToString()
-	prio, _ := arr[3].AsFloat64()
-	attempts, _ := arr[4].AsInt64()
-	deadline, _ := arr[5].AsInt64()
-	if n, _ := arr[6].AsInt64(); n > 0 {
-		q.m.reclaimed.Add(context.Background(), n, q.m.attrs)
+	now, _ := arr[1].AsInt64()
+	if r, _ := arr[2].AsInt64(); r > 0 {
+		q.m.reclaimed.Add(context.Background(), r, q.m.attrs)
 	}
-	q.m.delivered.Add(context.Background(), 1, q.m.attrs)
-	job := &Job[T]{
-		ID:       id,
-		Priority: prio,
-		Attempts: int(attempts),
-		Worker:   worker,
-		Deadline: time.UnixMilli(deadline),
-		q:        q,
-		receipt:  token,
+	more, _ := arr[3].AsInt64()
+	deadline, _ := arr[4].AsInt64()
+	k, _ := arr[5].AsInt64()
+	if len(arr) < 6+6*int(k) {
+		return nil, false, -1, redkit.Wrap(op, q.name, fmt.Errorf("unexpected script reply %v", msg))
 	}
-	v, err := codec.Decode[T](q.f, unsafe.Slice(unsafe.StringData(payload), len(payload)))
-	if err != nil {
-		return job, 0, redkit.Wrap(op, q.name, fmt.Errorf("job %s: %w", id, err))
+	q.clock.Store(now - time.Now().UnixMilli())
+	q.m.delivered.Add(context.Background(), k, q.m.attrs)
+	out := make([]popped[T], k)
+	for i := range int(k) {
+		f := arr[6+6*i:]
+		id, _ := f[0].ToString()
+		payload, _ := f[1].ToString()
+		prio, _ := f[2].AsFloat64()
+		attempts, _ := f[3].AsInt64()
+		lastErr, _ := f[4].ToString()
+		readyAt, _ := f[5].AsInt64()
+		if readyAt < 0 { // pushed to be ready at once: when its ID was made
+			readyAt, _ = strconv.ParseInt(id[:min(12, len(id))], 16, 64)
+		}
+		q.m.pickup.Record(context.Background(), float64(max(now-readyAt, 0))/1e3, q.m.attrs)
+		job := &Job[T]{
+			ID:        id,
+			Priority:  prio,
+			Attempts:  int(attempts),
+			Worker:    worker,
+			Deadline:  time.UnixMilli(deadline),
+			LastError: lastErr,
+			q:         q,
+			receipt:   args[10+i],
+		}
+		out[i].job = job
+		v, err := codec.Decode[T](q.f, unsafe.Slice(unsafe.StringData(payload), len(payload)))
+		if err != nil {
+			out[i].err = redkit.Wrap(op, q.name, fmt.Errorf("job %s: %w", id, err))
+			continue
+		}
+		job.Value = v
 	}
-	job.Value = v
-	return job, 0, nil
+	due := time.Duration(-1)
+	if len(arr) > 6+6*int(k) {
+		if at, _ := arr[6+6*int(k)].AsInt64(); at > 0 {
+			due = time.Duration(max(at-now, 0)) * time.Millisecond
+		}
+	}
+	return out, more > 0, due, nil
 }
 
 // PopWait is Pop that waits, until a job is ready or ctx ends, for worker.
@@ -289,7 +409,7 @@ func (q *Priority[T]) PopWait(ctx context.Context, worker string) (*Job[T], erro
 		if err := ctx.Err(); err != nil {
 			return nil, errors.Join(ErrEmpty, err)
 		}
-		job, due, err := q.pop(context.WithoutCancel(ctx), worker)
+		job, _, due, err := q.pop(context.WithoutCancel(ctx), worker, false, false, false)
 		if !errors.Is(err, ErrEmpty) {
 			if err != nil && ctx.Err() != nil {
 				return nil, errors.Join(ErrEmpty, ctx.Err())

@@ -391,7 +391,7 @@ func testCorrupt(t *testing.T, e env, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.k.Do(ctx, e.k.B().Hset().Key(q.Key()+":jobs").FieldValue().FieldValue(id, "\xc1 junk").Build()); err != nil {
+	if _, err := e.k.Do(ctx, e.k.B().Hset().Key(q.Key()+":meta").FieldValue().FieldValue(id+":v", "\xc1 junk").Build()); err != nil {
 		t.Fatal(err)
 	}
 	job, err := q.Pop(ctx, "w")
@@ -641,6 +641,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"several", &queue.Options{PollInterval: -time.Millisecond, ReclaimBatch: -1}, []string{
 			"queue: Options.PollInterval must not be negative (got -1ms)",
 			"queue: Options.ReclaimBatch must not be negative (got -1)"}},
+		{"DeadRetention", &queue.Options{DeadRetention: -time.Hour, MaxAttempts: -1}, []string{
+			"queue: Options.DeadRetention must not be negative (got -1h0m0s)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			testutil.WantValid(t, tc.opts.Validate(), tc.want)
@@ -667,5 +669,39 @@ func TestNewPriorityPanicsOnInvalidOptions(t *testing.T) {
 	}
 	if st := k.Stats(); st.Ops != 0 {
 		t.Errorf("invalid options sent %d commands, want 0", st.Ops)
+	}
+}
+
+func TestWorkOptionsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts *queue.WorkOptions
+		want []string
+	}{
+		{"nil", nil, nil},
+		{"zero", &queue.WorkOptions{}, nil},
+		{"set", &queue.WorkOptions{Concurrency: 3, Timeout: time.Second, ShutdownTimeout: time.Second, Strict: true}, nil},
+		{"several", &queue.WorkOptions{Concurrency: -1, Timeout: -time.Second, ShutdownTimeout: -time.Millisecond}, []string{
+			"queue: WorkOptions.Concurrency must not be negative (got -1)",
+			"queue: WorkOptions.Timeout must not be negative (got -1s)",
+			"queue: WorkOptions.ShutdownTimeout must not be negative (got -1ms)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.WantValid(t, tc.opts.Validate(), tc.want)
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		opts *queue.SchedulerOptions
+		want []string
+	}{
+		{"nil", nil, nil},
+		{"set", &queue.SchedulerOptions{MaxSkew: time.Second, Location: time.UTC}, nil},
+		{"MaxSkew", &queue.SchedulerOptions{MaxSkew: -time.Second}, []string{
+			"queue: SchedulerOptions.MaxSkew must not be negative (got -1s)"}},
+	} {
+		t.Run("Scheduler/"+tc.name, func(t *testing.T) {
+			testutil.WantValid(t, tc.opts.Validate(), tc.want)
+		})
 	}
 }
