@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,9 +54,7 @@ func TestE2E(t *testing.T) {
 	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 
-	var shot []byte
-	var status string
-	err := chromedp.Run(ctx,
+	err := chromedp.Do(ctx,
 		chromedp.Navigate(shop.URL),
 		chromedp.WaitVisible(`#login-name`),
 		chromedp.WaitVisible(`.add-btn[data-pizza="margherita"]`),
@@ -71,15 +70,18 @@ func TestE2E(t *testing.T) {
 		chromedp.Click(`#place-order`),
 		chromedp.WaitVisible(`#my-orders li[data-status="baking"]`),
 		chromedp.WaitVisible(`#board-ready li[data-order]`),
-		chromedp.Text(`#my-orders li .pill`, &status),
-		chromedp.Sleep(1500*time.Millisecond), // a few panel samples for the chart
-		chromedp.FullScreenshot(&shot, 90),
+		chromedp.Sleep(4*time.Second), // a few panel samples for the chart
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if status != "ready" {
-		t.Errorf("order status on the page = %q, want ready", status)
+	status, err := chromedp.Run(ctx, chromedp.Text(`#my-orders li .pill`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
 	}
 	path := filepath.Join(t.ArtifactDir(), "pizzeria.png")
 	if err := os.WriteFile(path, shot, 0o644); err != nil {
@@ -91,4 +93,7 @@ func TestE2E(t *testing.T) {
 		}
 	}
 	t.Logf("screenshot: %s", path)
+	if !strings.EqualFold(status, "ready") {
+		t.Errorf("order status on the page = %q, want ready", status)
+	}
 }

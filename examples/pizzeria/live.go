@@ -110,7 +110,9 @@ func (s *shop) setupLive(ctx, _ context.Context) error {
 }
 
 // gap is told of each moment a subscription may have missed messages.
-func (l *live) gap(pubsub.Gap) { l.hub.send("", "resync", map[string]string{"instance": l.s.name}) }
+func (l *live) gap(context.Context, pubsub.Gap) {
+	l.hub.send("", "resync", map[string]string{"instance": l.s.name})
+}
 
 // orderChanged publishes an order's new status to its customer and the
 // kitchen board (of every instance).

@@ -299,7 +299,8 @@ func (o *orders) get(ctx context.Context, id int64) (order, bool, error) {
 	return o.all.Get(ctx, strconv.FormatInt(id, 10))
 }
 
-// update changes an order's status and tells its customer and the board.
+// update changes an order and, when its status changed, tells its
+// customer and the board.
 func (o *orders) update(ctx context.Context, id int64, change func(*order)) (order, error) {
 	ord, ok, err := o.get(ctx, id)
 	if err != nil || !ok {
@@ -308,12 +309,15 @@ func (o *orders) update(ctx context.Context, id int64, change func(*order)) (ord
 		}
 		return ord, err
 	}
+	was := ord.Status
 	change(&ord)
 	ord.Updated = time.Now().UTC()
 	if err := o.all.Set(ctx, strconv.FormatInt(id, 10), ord); err != nil {
 		return ord, err
 	}
-	o.s.live.orderChanged(ctx, ord)
+	if ord.Status != was || ord.Status == statusBaking { // a new attempt bakes again
+		o.s.live.orderChanged(ctx, ord)
+	}
 	return ord, nil
 }
 

@@ -298,7 +298,7 @@ function reconnectEvents() {
   });
   source.addEventListener("status", (e) => {
     const ev = JSON.parse(e.data);
-    if (ev.order.status === "ready") toast(`Your order #${ev.order.id} is ready! 🍕`);
+    if (ev.order.status === "ready") toast(`Your order #${ev.order.id} is ready!`);
   });
   source.addEventListener("change", (e) => {
     const c = JSON.parse(e.data);
@@ -310,7 +310,7 @@ function reconnectEvents() {
   source.addEventListener("broadcast", (e) => {
     const a = JSON.parse(e.data);
     const bar = $("#broadcast-bar");
-    bar.textContent = `📣 ${a.from}: ${a.text}`;
+    bar.textContent = `Broadcast from ${a.from}: ${a.text}`;
     bar.classList.remove("hidden");
     logEvent(`<b>broadcast</b> ${esc(a.from)}: ${esc(a.text)}`);
   });
