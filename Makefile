@@ -4,7 +4,7 @@ GO        ?= go
 TESTFLAGS ?= -race -count=1 -timeout 12m
 FUZZTIME  ?= 30s
 
-.PHONY: all test demo bench redis vet fuzz cover
+.PHONY: all test test-e2e demo bench redis chromium vet fuzz cover
 
 all: vet test
 
@@ -13,6 +13,14 @@ redis:
 
 test: redis
 	$(GO) test $(TESTFLAGS) ./...
+
+chromium:
+	@bash scripts/ensure-chromium.sh
+
+# The browser test: headless Chromium places an order on the demo's page
+# and watches it reach "ready"; the screenshot lands in docs/screenshot.png.
+test-e2e: redis chromium
+	E2E_SCREENSHOT=$(CURDIR)/docs/screenshot.png $(GO) test -tags e2e -count=1 -timeout 5m -run TestE2E ./examples/pizzeria
 
 vet:
 	$(GO) vet ./...

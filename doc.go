@@ -27,9 +27,12 @@
 //
 // The packages built on a Kit: cache (typed cache with a near cache),
 // lock (distributed locks), collection (typed sets, lists, hashes, sorted
-// sets), queue (a reliable priority work queue), health (PING checks and a
-// handler); codec (how typed values are stored); and redistest (real
-// redis-server processes for tests).
+// sets), queue (a job queue with workers, retries, dead letters, unique
+// jobs and schedules), pubsub (typed pub/sub and durable streams), session
+// (HTTP sessions, and an scs store), ratelimit (GCRA limits with a local
+// fallback), health (PING checks and a handler); codec (how typed values
+// are stored); and redistest (real redis-server processes for tests). The
+// redkit command (cmd/redkit) checks, inspects and benchmarks a server.
 //
 // # Raw calls
 //

@@ -1,187 +1,181 @@
 package main
 
-// The kitchen: orders wait in a queue.Priority (express orders first, then
-// first come, first served), and a cook — a worker goroutine owned by this
-// feature's closer — takes one at a time, bakes it and acknowledges it. A
-// cook that dies mid-bake loses nothing: after the visibility timeout the
-// order goes back to the queue for the next cook, with Attempts counted.
-// Run several pizzeria processes against one Redis and they share the
-// queue.
+// The kitchen. Every instance reads the order stream in one consumer
+// group ("kitchen"), so each placed order is taken in by one of them, and
+// pushes it to the kitchen queue with PushUnique keyed by the order: an
+// entry delivered twice (a consumer died before its ack) is one job, not
+// two pizzas. Cooks work the queue (queue.Work): a job's visibility is
+// extended while it bakes, and a cook that dies loses nothing. Now and
+// then a pizza burns (the handler fails): the job is retried after a
+// backoff, and after kitchenAttempts it is dead — listed on the page,
+// where it can be requeued.
+//
+//	GET  /api/kitchen                    queue stats and the dead jobs
+//	POST /api/kitchen/dead/{id}/requeue  a dead job back in the queue
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
-	"os"
-	"sync"
+	"strconv"
 	"time"
 
-	"github.com/redkit-go/redkit/collection"
+	"github.com/redkit-go/redkit/pubsub"
 	"github.com/redkit-go/redkit/queue"
 )
 
-func init() { register("kitchen", setupKitchen) }
-
 const (
-	kitchenQueue = "kitchen"
-	// kitchenVisibility is how long a cook may take before the order is
-	// given to another.
-	kitchenVisibility = 30 * time.Second
-	kitchenDoneMax    = 50 // finished orders kept for GET /kitchen
+	kitchenQueue    = "kitchen"
+	kitchenAttempts = 3
+	kitchenCooks    = 2 // per instance
 )
 
-// kitchenBakeTime is how long the cook takes per order (tests shorten it).
-var kitchenBakeTime = 2 * time.Second
+// Tests shorten these.
+var (
+	kitchenBakeTime = 3 * time.Second
+	kitchenBurnRate = 0.2 // chance that an attempt burns the pizza
+	kitchenRetry    = 2 * time.Second
+)
 
-// kitchenOrder is what the queue carries.
-type kitchenOrder struct {
-	User     string           `json:"user"`
-	Items    map[string]int64 `json:"items"`
-	Express  bool             `json:"express,omitempty"`
-	PlacedAt time.Time        `json:"placed_at"`
-}
+var errBurnt = errors.New("burnt the pizza")
 
-// bakedOrder is a finished order, as listed by GET /kitchen.
-type bakedOrder struct {
-	ID       string           `json:"id"`
-	User     string           `json:"user"`
-	Items    map[string]int64 `json:"items"`
-	Express  bool             `json:"express,omitempty"`
-	Attempts int              `json:"attempts"`
-	Cook     string           `json:"cook"`
-	BakedAt  time.Time        `json:"baked_at"`
+// kitchenJob is what the queue carries.
+type kitchenJob struct {
+	OrderID int64 `json:"order_id"`
 }
 
 type kitchen struct {
-	a    *app
-	q    *queue.Priority[kitchenOrder]
-	done *collection.List[bakedOrder]
-	cook string
+	s *shop
+	q *queue.Priority[kitchenJob]
 }
 
-func setupKitchen(_ context.Context, a *app, mux *http.ServeMux) (func() error, error) {
-	host, _ := os.Hostname()
-	k := &kitchen{
-		a:    a,
-		q:    queue.NewPriority[kitchenOrder](a.kit, kitchenQueue, &queue.Options{Visibility: kitchenVisibility}),
-		done: collection.NewList[bakedOrder](a.kit, "kitchen:done"),
-		cook: fmt.Sprintf("%s:%d:cook", host, os.Getpid()),
-	}
-	mux.HandleFunc("POST /kitchen/orders", k.postOrder)
-	mux.HandleFunc("GET /kitchen", k.status)
+func (s *shop) setupKitchen(_, bctx context.Context) error {
+	k := &kitchen{s: s, q: queue.NewPriority[kitchenJob](s.kit, kitchenQueue, &queue.Options{
+		Visibility:    30 * time.Second,
+		MaxAttempts:   kitchenAttempts,
+		Backoff:       func(int) time.Duration { return kitchenRetry },
+		DeadRetention: 24 * time.Hour,
+	})}
+	s.kitchen = k
+	s.background(bctx, "order stream intake", func(ctx context.Context) error {
+		return s.orders.events.Consume(ctx, "kitchen", s.name, k.intake)
+	})
+	s.background(bctx, "cooks", func(ctx context.Context) error {
+		return k.q.Work(ctx, s.name+":cook", k.bake, &queue.WorkOptions{Concurrency: kitchenCooks, ShutdownTimeout: 5 * time.Second})
+	})
+	s.mux.HandleFunc("GET /api/kitchen", k.status)
+	s.mux.HandleFunc("POST /api/kitchen/dead/{id}/requeue", k.requeue)
+	return nil
+}
 
-	// The cook runs until the closer cancels it, and the closer waits for
-	// it: no goroutine outlives the feature.
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { k.run(ctx) })
-	return func() error {
-		cancel()
-		wg.Wait()
+// intake takes an order from the stream into the kitchen queue.
+func (k *kitchen) intake(ctx context.Context, m pubsub.Message[orderEvent]) error {
+	if m.Payload.Type != "placed" {
 		return nil
-	}, nil
-}
-
-// run is the cook: PopWait blocks (no polling traffic) until an order is
-// ready or the feature closes.
-func (k *kitchen) run(ctx context.Context) {
-	log := k.a.log.With("cook", k.cook)
-	for {
-		job, err := k.q.PopWait(ctx, k.cook)
-		if job != nil && err == nil && ctx.Err() != nil {
-			k.giveBack(job)
-			return
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			if job != nil { // an order that does not decode: drop it
-				log.Error("kitchen: dropping an unreadable order", "id", job.ID, "error", err)
-				_ = job.Ack(ctx)
-				continue
-			}
-			log.Warn("kitchen: cannot take an order", "error", err)
-			if !sleepCtx(ctx, time.Second) {
-				return
-			}
-			continue
-		}
-		if !sleepCtx(ctx, kitchenBakeTime) {
-			// Closing mid-bake: give the order back at once rather than
-			// leaving it to the visibility timeout.
-			k.giveBack(job)
-			return
-		}
-		o := job.Value
-		baked := bakedOrder{ID: job.ID, User: o.User, Items: o.Items, Express: o.Express,
-			Attempts: job.Attempts, Cook: k.cook, BakedAt: time.Now().UTC()}
-		if _, err := k.done.PushFront(ctx, baked); err == nil {
-			err = k.done.Trim(ctx, 0, kitchenDoneMax-1)
-		}
-		if err := job.Ack(ctx); err != nil {
-			// ErrJobLost: we were too slow and another cook has it.
-			log.Warn("kitchen: order acknowledged too late", "id", job.ID, "error", err)
-		}
 	}
+	return k.enqueue(ctx, m.Payload.Order)
 }
 
-// giveBack returns an order to the queue at once on shutdown.
-func (k *kitchen) giveBack(job *queue.Job[kitchenOrder]) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := job.Nack(ctx, 0); err != nil {
-		k.a.log.Warn("kitchen: could not give back an order on shutdown; it returns after the visibility timeout",
-			"cook", k.cook, "id", job.ID, "error", err)
+// enqueue pushes an order to the queue once: express (small) orders first.
+func (k *kitchen) enqueue(ctx context.Context, o order) error {
+	pizzas := 0
+	for _, n := range o.Items {
+		pizzas += n
 	}
+	id, err := k.q.PushUnique(ctx, kitchenJob{OrderID: o.ID}, float64(-pizzas), "order:"+strconv.FormatInt(o.ID, 10), time.Hour)
+	if errors.Is(err, queue.ErrDuplicate) {
+		return nil // delivered twice; the first push stands
+	}
+	if err != nil {
+		return err
+	}
+	_, err = k.s.orders.update(ctx, o.ID, func(o *order) { o.JobID = id })
+	return err
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
+// bake is the cooks' handler.
+func (k *kitchen) bake(ctx context.Context, job *queue.Job[kitchenJob]) error {
+	id := job.Value.OrderID
+	cook := fmt.Sprintf("%s (%s)", job.Worker, k.s.name)
+	if _, err := k.s.orders.update(ctx, id, func(o *order) {
+		o.Status, o.Cook, o.Attempts, o.JobID = statusBaking, cook, job.Attempts, job.ID
+	}); err != nil {
+		return err
+	}
+	t := time.NewTimer(kitchenBakeTime)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return false
+		return ctx.Err() // shutting down: Work gives the job back
 	case <-t.C:
-		return true
 	}
+	if rand.Float64() < kitchenBurnRate {
+		status := statusBurnt
+		if job.Attempts >= kitchenAttempts {
+			status = statusDead
+		}
+		_, err := k.s.orders.update(ctx, id, func(o *order) { o.Status, o.Error = status, errBurnt.Error() })
+		return errors.Join(errBurnt, err)
+	}
+	_, err := k.s.orders.update(ctx, id, func(o *order) { o.Status, o.Error = statusReady, "" })
+	return err
 }
 
-// POST /kitchen/orders {"user": "ada", "items": {"margherita": 1},
-// "express": true} queues an order directly (a walk-in customer).
-func (k *kitchen) postOrder(w http.ResponseWriter, r *http.Request) {
-	var o kitchenOrder
-	if !shopReadJSON(w, r, &o) {
-		return
-	}
-	if len(o.Items) == 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "an order needs items"})
-		return
-	}
-	o.PlacedAt = time.Now().UTC()
-	prio := 0.0
-	if o.Express {
-		prio = 10
-	}
-	id, err := k.q.Push(r.Context(), o, prio)
-	if err != nil {
-		shopError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"order": id, "express": o.Express})
-}
-
-// GET /kitchen → orders waiting and in the oven, and the latest baked.
+// GET /api/kitchen → {"stats": {...}, "dead": [...]}
 func (k *kitchen) status(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	waiting, err1 := k.q.Len(ctx)
-	baking, err2 := k.q.InFlight(ctx)
-	done, err3 := k.done.Range(ctx, 0, 9)
-	if err := errors.Join(err1, err2, err3); err != nil {
-		shopError(w, err)
+	st, err := k.q.Stats(ctx)
+	if err != nil {
+		writeRedisError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"waiting": waiting, "baking": baking, "baked": done, "bake_time": kitchenBakeTime.String()})
+	dead, err := k.q.Dead(ctx, 20)
+	if err != nil {
+		writeRedisError(w, err)
+		return
+	}
+	type deadJob struct {
+		ID       string `json:"id"`
+		OrderID  int64  `json:"order_id"`
+		Attempts int    `json:"attempts"`
+		Error    string `json:"error"`
+	}
+	out := []deadJob{}
+	for _, j := range dead {
+		out = append(out, deadJob{j.ID, j.Value.OrderID, j.Attempts, j.LastError})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"stats": st, "dead": out})
+}
+
+// POST /api/kitchen/dead/{id}/requeue
+func (k *kitchen) requeue(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	var orderID int64
+	for _, j := range k.mustDead(ctx) {
+		if j.ID == id {
+			orderID = j.Value.OrderID
+		}
+	}
+	if err := k.q.Requeue(ctx, id); err != nil {
+		writeRedisError(w, err)
+		return
+	}
+	if orderID != 0 {
+		if _, err := k.s.orders.update(ctx, orderID, func(o *order) { o.Status, o.Error = statusWaiting, "" }); err != nil {
+			writeRedisError(w, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"requeued": id, "order_id": orderID})
+}
+
+func (k *kitchen) mustDead(ctx context.Context) []*queue.Job[kitchenJob] {
+	dead, err := k.q.Dead(ctx, 100)
+	if err != nil {
+		return nil
+	}
+	return dead
 }

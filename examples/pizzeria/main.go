@@ -1,13 +1,25 @@
-// Command pizzeria is redkit's demo service: a small pizza shop HTTP API
-// that uses every redkit capability against one Redis.
+// Command pizzeria is redkit's demo: Mario's Pizzeria as a small web app
+// in which every redkit building block does a real job.
 //
-//	make demo                        # or: go run ./examples/pizzeria
-//	curl http://127.0.0.1:8080/healthz
+//	make demo                  # or: go run ./examples/pizzeria
+//	open http://127.0.0.1:8080 # the shop; :8081 is the second instance
+//
+// A customer logs in (session, rate-limited), browses the menu (cache with
+// a near cache and tags), fills a cart (session), and places an order:
+// stock is reserved under a fenced lock, the order event is appended to a
+// durable stream, the kitchen consumes the stream into a job queue, cooks
+// work the queue (retries, dead letters), and every status change reaches
+// the browser live over server-sent events from pub/sub. A schedule closes
+// the day's stats once per tick across instances, and the Redis panel
+// shows what each building block is doing.
 //
 // With REDIS_URL unset it starts its own redis-server on a free loopback
 // port and stops it on exit; set REDIS_URL (see redkit.ConfigFromEnv) to
-// use yours. The listen address is -addr, or $ADDR, default
-// 127.0.0.1:8080.
+// use yours. -instances runs that many shop instances in this process, on
+// consecutive ports from -addr, each with its own Kit, as separate
+// processes would: the page then shows cross-instance near-cache
+// invalidation and pub/sub. /metrics serves the instance's OpenTelemetry
+// instruments in the Prometheus format.
 package main
 
 import (
@@ -20,6 +32,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -39,8 +52,12 @@ func run() error {
 	if defAddr == "" {
 		defAddr = "127.0.0.1:8080"
 	}
-	addr := flag.String("addr", defAddr, "listen address (also $ADDR)")
+	addr := flag.String("addr", defAddr, "listen address of the first instance (also $ADDR); the others take the next ports")
+	instances := flag.Int("instances", 2, "shop instances to run on one Redis, each with its own Kit")
 	flag.Parse()
+	if *instances < 1 {
+		return errors.New("-instances must be at least 1")
+	}
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -62,29 +79,46 @@ func run() error {
 	if cfg.KeyPrefix == "" {
 		cfg.KeyPrefix = "pizzeria:"
 	}
-	cfg.Logger = log
 	cfg.AbortOnConnectFail = true
 
-	kit, err := redkit.Open(ctx, cfg)
+	host, port, err := net.SplitHostPort(*addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("-addr %q: %w", *addr, err)
 	}
-	defer kit.Close()
+	first, err := strconv.Atoi(port)
+	if err != nil {
+		return fmt.Errorf("-addr %q: port: %w", *addr, err)
+	}
 
-	app, err := newApp(ctx, kit, log)
-	if err != nil {
-		return err
-	}
-	defer app.Close()
+	errc := make(chan error, *instances)
+	var (
+		servers []*http.Server
+		shops   []*shop
+	)
+	for i := range *instances {
+		name := fmt.Sprintf("pizzeria-%d", i+1)
+		ilog := log.With("instance", name)
+		inst, err := startInstance(ctx, cfg, name, ilog)
+		if err != nil {
+			return err
+		}
+		defer inst.Close()
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
+		iaddr := *addr
+		if first != 0 {
+			iaddr = net.JoinHostPort(host, strconv.Itoa(first+i))
+		}
+		ln, err := net.Listen("tcp", iaddr)
+		if err != nil {
+			return err
+		}
+		hs := &http.Server{Handler: inst.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		servers, shops = append(servers, hs), append(shops, inst)
+		go func() { errc <- hs.Serve(ln) }()
+		url := "http://" + ln.Addr().String()
+		ilog.Info("pizzeria listening", "url", url, "metrics", url+"/metrics")
+		fmt.Printf("%s: open %s\n", name, url)
 	}
-	hs := &http.Server{Handler: app.routes(), ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	log.Info("pizzeria listening", "url", "http://"+ln.Addr().String(), "health", "http://"+ln.Addr().String()+"/healthz")
 
 	select {
 	case err := <-errc:
@@ -96,5 +130,12 @@ func run() error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return hs.Shutdown(sctx)
+	var errs []error
+	for i, hs := range servers {
+		// Server-sent event streams never end by themselves and Shutdown
+		// waits for them: end them first.
+		shops[i].EndStreams()
+		errs = append(errs, hs.Shutdown(sctx))
+	}
+	return errors.Join(errs...)
 }
