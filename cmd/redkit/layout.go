@@ -41,11 +41,12 @@ var layouts = []layout{
 		parts: map[string]string{"": partHolder, ":wake": "wake", ":fence": partFence}},
 	{kind: "queue", head: "queue:", tagged: true, source: "queue/priority.go (newKeys)",
 		parts: map[string]string{":ready": partWaiting, ":delayed": partDelayed, ":inflight": partInflight,
-			":jobs": "jobs", ":meta": "meta", ":seq": "seq", ":signal": "signal", ":dead": partDead}},
-	// The session package's layout is not final: sessions are counted as
-	// the keys under session:, per-user index keys by their first segment.
-	{kind: "session", head: "session:", source: "session (conventional, counted generically)",
-		index: []string{"user", "users", "uid", "idx", "index", "by-user"}},
+			":jobs": "jobs", ":meta": "meta", ":seq": "seq", ":signal": "signal", ":dead": partDead,
+			":stats": "stats", ":uniq": "unique-keys", ":uniqx": "unique-expiry"}},
+	// Sessions (session/manager.go): "session:{<id>}" is one session's
+	// hash, "session:user:{<user>}" the index of a user's sessions.
+	{kind: "session", head: "session:", source: "session/manager.go (sessionKey, userKey)",
+		index: []string{"user"}},
 }
 
 // Cache keys (cache/cache.go): entries are "<name>:<key>", side keys
