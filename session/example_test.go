@@ -157,3 +157,47 @@ func ExampleManager_Store() {
 	// visit 1
 	// visit 2
 }
+
+// A login handler: RenewID gives the session a new ID (the one from before
+// the login no longer reads anything), and SetUser indexes it under the
+// user for UserSessions and DestroyUser.
+func ExampleManager_RenewID() {
+	kit, done, err := connect()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer done()
+	mgr := session.NewManager(kit, &session.Options{Cookie: session.CookieOptions{Insecure: true}})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/visit", func(w http.ResponseWriter, r *http.Request) {
+		session.FromContext(r.Context()).Put("seen", true)
+	})
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if err := mgr.RenewID(ctx); err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		s := session.FromContext(ctx)
+		s.Put("user", r.FormValue("name"))
+		if err := mgr.SetUser(ctx, r.FormValue("name")); err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		seen, _ := session.Get[bool](s, "seen")
+		fmt.Fprintln(w, "logged in; data kept:", seen)
+	})
+	srv := httptest.NewServer(mgr.Middleware(mux))
+	defer srv.Close()
+
+	browser := client()
+	fetch(browser, srv.URL+"/visit")
+	fmt.Print(fetch(browser, srv.URL+"/login?name=ada"))
+	ids, _ := mgr.UserSessions(context.Background(), "ada")
+	fmt.Println(len(ids), "session for ada")
+	// Output:
+	// logged in; data kept: true
+	// 1 session for ada
+}
