@@ -14,6 +14,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/lock"
 	"github.com/redkit-go/redkit/redistest"
 )
@@ -23,8 +24,8 @@ import (
 func TestCluster(t *testing.T) {
 	t.Cleanup(waitEngineClosers) // registered first: runs after the Kits close
 	c := redistest.StartCluster(t, 3, 0)
-	k1 := openKit(t, "cl:", c.Addrs()...)
-	k2 := openKit(t, "cl:", c.Addrs()...)
+	k1 := testutil.OpenKit(t, "cl:", c.Addrs()...)
+	k2 := testutil.OpenKit(t, "cl:", c.Addrs()...)
 	if k1.Mode() != "cluster" {
 		t.Fatalf("mode %q, want cluster", k1.Mode())
 	}

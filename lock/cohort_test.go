@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/lock"
 )
 
@@ -51,7 +52,7 @@ func take(t *testing.T, ch <-chan *lock.Lock) *lock.Lock {
 // through Redis, where another Locker's waiter has its turn.
 func TestLocalHandoff(t *testing.T) {
 	l, _, srv := newLocker(t, &lock.Options{MaxLocalHandoffs: 3})
-	other := lock.New(openKit(t, "lt:", srv.Addr()), nil)
+	other := lock.New(testutil.OpenKit(t, "lt:", srv.Addr()), nil)
 	defer other.Close()
 	ctx := t.Context()
 	first, err := l.Acquire(ctx, "k", time.Minute, nil)
@@ -213,7 +214,7 @@ func TestLocalHandoffLease(t *testing.T) {
 // order the holders entered.
 func TestPausedHolderInChain(t *testing.T) {
 	l, _, srv := newLocker(t, nil)
-	other := lock.New(openKit(t, "lt:", srv.Addr()), nil)
+	other := lock.New(testutil.OpenKit(t, "lt:", srv.Addr()), nil)
 	defer other.Close()
 	ctx := t.Context()
 	const ttl = 300 * time.Millisecond

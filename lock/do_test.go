@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/lock"
 )
 
 // The watchdog keeps a 1s lock through 5s of work.
 func TestDoWatchdogRenews(t *testing.T) {
 	l, _, srv := newLocker(t, nil)
-	other := lock.New(openKit(t, "lt:", srv.Addr()), nil)
+	other := lock.New(testutil.OpenKit(t, "lt:", srv.Addr()), nil)
 	defer other.Close()
 	ctx := t.Context()
 	var token string
@@ -111,7 +112,7 @@ func TestDoNoticesLoss(t *testing.T) {
 // reaches the caller unchanged.
 func TestDoReleasesOnPanicAndGoexit(t *testing.T) {
 	l, _, srv := newLocker(t, nil)
-	other := lock.New(openKit(t, "lt:", srv.Addr()), nil)
+	other := lock.New(testutil.OpenKit(t, "lt:", srv.Addr()), nil)
 	defer other.Close()
 	for _, tc := range []struct {
 		name string

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/lock"
 	"github.com/redkit-go/redkit/redistest"
 )
@@ -19,7 +20,7 @@ import (
 // redis-server 7.0 with a connected Kit already uses about 1.1mb.)
 func TestOOMIsAnError(t *testing.T) {
 	srv := redistest.Start(t, &redistest.Options{Args: []string{"maxmemory 2mb", "maxmemory-policy noeviction"}})
-	k := openKit(t, "lt:", srv.Addr())
+	k := testutil.OpenKit(t, "lt:", srv.Addr())
 	l := lock.New(k, nil)
 	defer l.Close()
 	ctx := t.Context()
@@ -94,7 +95,7 @@ func TestUnavailableIsAnError(t *testing.T) {
 func TestCancelMidAcquireLeavesNoLock(t *testing.T) {
 	srv := redistest.Start(t, nil)
 	proxy := redistest.NewProxy(t, srv.Addr())
-	k := openKit(t, "lt:", proxy.Addr())
+	k := testutil.OpenKit(t, "lt:", proxy.Addr())
 	l := lock.New(k, nil)
 	defer l.Close()
 	// Load the script first: a first call's EVALSHA fails with NOSCRIPT

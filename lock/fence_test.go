@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/lock"
 	"github.com/redkit-go/redkit/redistest"
 )
@@ -15,7 +16,7 @@ import (
 // across two restarts.
 func TestFenceIncreasesAcrossRestartWithoutPersistence(t *testing.T) {
 	srv := redistest.Start(t, nil) // no persistence: Restart loses data
-	l := lock.New(openKit(t, "lt:", srv.Addr()), nil)
+	l := lock.New(testutil.OpenKit(t, "lt:", srv.Addr()), nil)
 	defer l.Close()
 	kinds := []struct {
 		name    string

@@ -1,40 +1,24 @@
 package lock_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/redkit-go/redkit"
 	"github.com/redkit-go/redkit/internal/leaktest"
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/lock"
 	"github.com/redkit-go/redkit/redistest"
 )
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
-// openKit connects to addrs (one node or a cluster's seeds) with a key
-// prefix of its own, closed when t ends.
-func openKit(t testing.TB, prefix string, addrs ...string) *redkit.Kit {
-	t.Helper()
-	k, err := redkit.Open(context.Background(), redkit.Config{
-		Addrs:          addrs,
-		KeyPrefix:      prefix,
-		CommandTimeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatalf("redkit.Open(%v): %v", addrs, err)
-	}
-	t.Cleanup(func() { k.Close() })
-	return k
-}
-
 // newLocker starts a redis-server and returns a Locker on it (closed when
 // t ends), its Kit and the server.
 func newLocker(t testing.TB, opts *lock.Options) (*lock.Locker, *redkit.Kit, *redistest.Server) {
 	t.Helper()
 	srv := redistest.Start(t, nil)
-	k := openKit(t, "lt:", srv.Addr())
+	k := testutil.OpenKit(t, "lt:", srv.Addr())
 	l := lock.New(k, opts)
 	t.Cleanup(func() { l.Close() })
 	return l, k, srv

@@ -20,6 +20,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/lock"
 	"github.com/redkit-go/redkit/redistest"
 )
@@ -60,7 +61,7 @@ const helperGoroutines = 8
 // writes the sections as JSON lines to the file named by outEnv.
 func helperMutex(t *testing.T) {
 	rounds, _ := strconv.Atoi(os.Getenv(roundsEnv))
-	k := openKit(t, "mp:", os.Getenv(addrEnv))
+	k := testutil.OpenKit(t, "mp:", os.Getenv(addrEnv))
 	l := lock.New(k, nil)
 	defer l.Close()
 	ctx := t.Context()
@@ -223,7 +224,7 @@ func TestMutualExclusionProcesses(t *testing.T) {
 // and fence, waits for a line on stdin (the test stops and resumes it
 // meanwhile), releases the lock and prints what Release said.
 func helperHolder(t *testing.T) {
-	k := openKit(t, "mp:", os.Getenv(addrEnv))
+	k := testutil.OpenKit(t, "mp:", os.Getenv(addrEnv))
 	l := lock.New(k, nil)
 	defer l.Close()
 	ctx := context.Background()
@@ -304,7 +305,7 @@ func TestPausedHolderLosesLock(t *testing.T) {
 	if err := syscall.Kill(cmd.Process.Pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	k := openKit(t, "mp:", srv.Addr())
+	k := testutil.OpenKit(t, "mp:", srv.Addr())
 	l := lock.New(k, nil)
 	defer l.Close()
 	ctx := t.Context()

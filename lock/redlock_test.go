@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/lock"
 	"github.com/redkit-go/redkit/redistest"
 )
@@ -21,7 +22,7 @@ func threeMasters(t *testing.T) (*lock.Redlock, []*redistest.Server) {
 	for range 3 {
 		s := redistest.Start(t, nil)
 		srvs = append(srvs, s)
-		kits = append(kits, openKit(t, "rl:", s.Addr()))
+		kits = append(kits, testutil.OpenKit(t, "rl:", s.Addr()))
 	}
 	return lock.NewRedlock(kits...), srvs
 }

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/ratelimit"
 	"github.com/redkit-go/redkit/redistest"
 )
@@ -12,7 +13,7 @@ import (
 // benchLimiter returns a Limiter on a new server and 1000 keys.
 func benchLimiter(b *testing.B) (*ratelimit.Limiter, []string) {
 	srv := redistest.Start(b, nil)
-	l := newLimiter(b, openKit(b, "rlb:", srv.Addr()), "bench", nil)
+	l := newLimiter(b, testutil.OpenKit(b, "rlb:", srv.Addr()), "bench", nil)
 	keys := make([]string, 1000)
 	for i := range keys {
 		keys[i] = "u" + strconv.Itoa(i)

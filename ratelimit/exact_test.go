@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/ratelimit"
 	"github.com/redkit-go/redkit/redistest"
 )
 
 func TestExactness(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	testExactness(t, func() *redkit.Kit { return openKit(t, "rl:", srv.Addr()) })
+	testExactness(t, func() *redkit.Kit { return testutil.OpenKit(t, "rl:", srv.Addr()) })
 }
 
 // redisTime reads Redis's clock, in µs.
@@ -141,10 +142,10 @@ func testExactness(t *testing.T, open func() *redkit.Kit) {
 func TestCluster(t *testing.T) {
 	cl := redistest.StartCluster(t, 3, 0)
 	t.Run("Exactness", func(t *testing.T) {
-		testExactness(t, func() *redkit.Kit { return openKit(t, "rl:", cl.Addrs()...) })
+		testExactness(t, func() *redkit.Kit { return testutil.OpenKit(t, "rl:", cl.Addrs()...) })
 	})
 	t.Run("AllowAll", func(t *testing.T) {
-		k := openKit(t, "rl:", cl.Addrs()...)
+		k := testutil.OpenKit(t, "rl:", cl.Addrs()...)
 		testAllowAll(t, newLimiter(t, k, "api", nil), func(key string) string {
 			rk := "rl:ratelimit:api:" + redkit.HashTag(key)
 			v, err := cl.MasterFor(rk).Do("HGETALL", rk)
@@ -160,7 +161,7 @@ func TestCluster(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		k := openKit(t, "rl-slots:", cl.Addrs()...)
+		k := testutil.OpenKit(t, "rl-slots:", cl.Addrs()...)
 		l := newLimiter(t, k, "users", nil)
 		// One user per slot: the key of user i is l.Key("u"+i).
 		users := make([]string, 0, 16384)

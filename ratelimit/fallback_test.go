@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/ratelimit"
 	"github.com/redkit-go/redkit/redistest"
 )
@@ -46,7 +47,7 @@ func (h *logs) count(s string) int {
 // counted and logged once; after a restart Redis decides again.
 func TestFallbackLocal(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	k := openKit(t, "rl:", srv.Addr())
+	k := testutil.OpenKit(t, "rl:", srv.Addr())
 	log := &logs{}
 	l := newLimiter(t, k, "fb", &ratelimit.Options{Logger: slog.New(log)})
 	ctx := t.Context()
@@ -119,7 +120,7 @@ func deadKit(t *testing.T) *redkit.Kit {
 	srv := redistest.Start(t, nil)
 	addr := srv.Addr()
 	srv.Kill()
-	return openKit(t, "rl:", addr)
+	return testutil.OpenKit(t, "rl:", addr)
 }
 
 func TestFallbackAllowDeny(t *testing.T) {
@@ -161,7 +162,7 @@ func TestFallbackAllowDeny(t *testing.T) {
 func TestFallbackOnTimeout(t *testing.T) {
 	srv := redistest.Start(t, nil)
 	proxy := redistest.NewProxy(t, srv.Addr())
-	k := openKit(t, "rl:", proxy.Addr())
+	k := testutil.OpenKit(t, "rl:", proxy.Addr())
 	l := newLimiter(t, k, "slow", &ratelimit.Options{Timeout: 200 * time.Millisecond})
 	lim := ratelimit.Limit{Rate: 2, Period: time.Hour}
 	allow(t, l, "warm", lim) // loads the script

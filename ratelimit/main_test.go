@@ -1,7 +1,6 @@
 package ratelimit_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -13,22 +12,6 @@ import (
 )
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
-
-// openKit connects to addrs (one node or a cluster's seeds) with prefix,
-// closed when t ends.
-func openKit(t testing.TB, prefix string, addrs ...string) *redkit.Kit {
-	t.Helper()
-	k, err := redkit.Open(context.Background(), redkit.Config{
-		Addrs:          addrs,
-		KeyPrefix:      prefix,
-		CommandTimeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatalf("redkit.Open(%v): %v", addrs, err)
-	}
-	t.Cleanup(func() { k.Close() })
-	return k
-}
 
 // newLimiter returns a Limiter (closed when t ends) on k.
 func newLimiter(t testing.TB, k *redkit.Kit, name string, opts *ratelimit.Options) *ratelimit.Limiter {

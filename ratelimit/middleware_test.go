@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/ratelimit"
 	"github.com/redkit-go/redkit/redistest"
 )
 
 func TestMiddleware(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	k := openKit(t, "rl:", srv.Addr())
+	k := testutil.OpenKit(t, "rl:", srv.Addr())
 	l := newLimiter(t, k, "http", nil)
 	served := 0
 	h := l.Middleware(func(r *http.Request) string { return r.Header.Get("X-User") },
@@ -85,7 +86,7 @@ func TestMiddleware(t *testing.T) {
 
 func TestMiddlewarePanicsOnBadLimits(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	l := newLimiter(t, openKit(t, "rl:", srv.Addr()), "p", nil)
+	l := newLimiter(t, testutil.OpenKit(t, "rl:", srv.Addr()), "p", nil)
 	for name, fn := range map[string]func(){
 		"nil key":   func() { l.Middleware(nil, ratelimit.PerSecond(1)) },
 		"no limits": func() { l.Middleware(func(*http.Request) string { return "" }) },

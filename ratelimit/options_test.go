@@ -29,7 +29,7 @@ func TestOptionsValidate(t *testing.T) {
 
 func TestNewPanics(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	k := openKit(t, "rl:", srv.Addr())
+	k := testutil.OpenKit(t, "rl:", srv.Addr())
 	for name, fn := range map[string]func(){
 		"nil kit":     func() { ratelimit.New(nil, "x", nil) },
 		"empty name":  func() { ratelimit.New(k, "", nil) },

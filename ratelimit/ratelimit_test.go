@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/ratelimit"
 	"github.com/redkit-go/redkit/redistest"
 )
@@ -17,7 +18,7 @@ var slow = ratelimit.Limit{Rate: 3, Period: time.Hour}
 
 func TestAllowBurstThenRefuse(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	k := openKit(t, "rl:", srv.Addr())
+	k := testutil.OpenKit(t, "rl:", srv.Addr())
 	l := newLimiter(t, k, "login", nil)
 	for i := range 3 {
 		r := allow(t, l, "alice", slow)
@@ -67,7 +68,7 @@ func TestAllowBurstThenRefuse(t *testing.T) {
 
 func TestAllowNAndRefill(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	k := openKit(t, "rl:", srv.Addr())
+	k := testutil.OpenKit(t, "rl:", srv.Addr())
 	l := newLimiter(t, k, "n", nil)
 	ctx := t.Context()
 	lim := ratelimit.Limit{Rate: 10, Period: time.Second, Burst: 5} // one per 100ms
@@ -90,7 +91,7 @@ func TestAllowNAndRefill(t *testing.T) {
 
 func TestAllowAllRefusesWithoutSpending(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	k := openKit(t, "rl:", srv.Addr())
+	k := testutil.OpenKit(t, "rl:", srv.Addr())
 	testAllowAll(t, newLimiter(t, k, "api", nil), func(key string) string {
 		return do(t, srv, "HGETALL", "rl:ratelimit:api:"+redkit.HashTag(key))
 	})
@@ -136,7 +137,7 @@ func testAllowAll(t *testing.T, l *ratelimit.Limiter, dump func(key string) stri
 
 func TestPeekAndReset(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	k := openKit(t, "rl:", srv.Addr())
+	k := testutil.OpenKit(t, "rl:", srv.Addr())
 	l := newLimiter(t, k, "p", nil)
 	ctx := t.Context()
 	r, err := l.Peek(ctx, "new", slow)
@@ -172,7 +173,7 @@ func TestPeekAndReset(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	k := openKit(t, "rl:", srv.Addr())
+	k := testutil.OpenKit(t, "rl:", srv.Addr())
 	l := newLimiter(t, k, "bad", nil)
 	ctx := t.Context()
 	ok := ratelimit.PerSecond(5)
@@ -233,7 +234,7 @@ func TestLimitValidate(t *testing.T) {
 // one does not shorten the key's life.
 func TestExpiryCoversEveryLimit(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	k := openKit(t, "rl:", srv.Addr())
+	k := testutil.OpenKit(t, "rl:", srv.Addr())
 	l := newLimiter(t, k, "mix", nil)
 	long := allow(t, l, "k", ratelimit.PerHour(2))
 	for range 5 {

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/redistest"
 	"github.com/redkit-go/redkit/session"
 )
@@ -19,7 +20,7 @@ func (w *discard) WriteHeader(int)             {}
 // holding a user, a small cart and a counter.
 func benchSessions(b *testing.B, n int) (*session.Manager, []*http.Cookie) {
 	srv := redistest.Start(b, nil)
-	m := session.NewManager(openKit(b, "b:", srv.Addr()), nil)
+	m := session.NewManager(testutil.OpenKit(b, "b:", srv.Addr()), nil)
 	setup := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())
 		s.Put("user", "user-42")

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/redistest"
 	"github.com/redkit-go/redkit/session"
 )
@@ -15,7 +16,7 @@ import (
 // fuzzManager is one Manager on one server for every fuzz input of f.
 func fuzzManager(f *testing.F) (*redkit.Kit, *session.Manager) {
 	srv := redistest.Start(f, nil)
-	k := openKit(f, "fz:", srv.Addr())
+	k := testutil.OpenKit(f, "fz:", srv.Addr())
 	return k, session.NewManager(k, &session.Options{Logger: (&logBuffer{}).logger()})
 }
 

@@ -2,7 +2,6 @@ package session_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,7 +15,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/redkit-go/redkit"
 	"github.com/redkit-go/redkit/internal/leaktest"
 	"github.com/redkit-go/redkit/session"
 )
@@ -27,22 +25,6 @@ import (
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, append(leaktest.Options(),
 		goleak.IgnoreTopFunction("github.com/alexedwards/scs/v2/memstore.(*MemStore).startCleanup"))...)
-}
-
-// openKit connects to addrs (one node or a cluster's seeds) with prefix,
-// closed when t ends.
-func openKit(t testing.TB, prefix string, addrs ...string) *redkit.Kit {
-	t.Helper()
-	k, err := redkit.Open(context.Background(), redkit.Config{
-		Addrs:          addrs,
-		KeyPrefix:      prefix,
-		CommandTimeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatalf("redkit.Open(%v): %v", addrs, err)
-	}
-	t.Cleanup(func() { k.Close() })
-	return k
 }
 
 // logBuffer is a concurrency-safe log sink for checking what was logged.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/redistest"
 	"github.com/redkit-go/redkit/session"
 )
@@ -86,7 +87,7 @@ func TestNilSession(t *testing.T) {
 		t.Fatal("nil session holds something")
 	}
 	srv := redistest.Start(t, nil)
-	m := session.NewManager(openKit(t, "nil:", srv.Addr()), nil)
+	m := session.NewManager(testutil.OpenKit(t, "nil:", srv.Addr()), nil)
 	for name, err := range map[string]error{
 		"RenewID": m.RenewID(context.Background()),
 		"Destroy": m.Destroy(context.Background()),

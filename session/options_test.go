@@ -55,7 +55,7 @@ func TestNewManagerPanics(t *testing.T) {
 	}
 	mustPanic("nil kit", "nil Kit", func() { session.NewManager(nil, nil) })
 	srv := redistest.Start(t, nil)
-	k := openKit(t, "np:", srv.Addr())
+	k := testutil.OpenKit(t, "np:", srv.Addr())
 	mustPanic("bad options", "IdleTimeout", func() { session.NewManager(k, &session.Options{IdleTimeout: -1}) })
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redkit-go/redkit"
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/redistest"
 	"github.com/redkit-go/redkit/session"
 )
@@ -52,7 +53,7 @@ type env struct {
 func newEnv(t *testing.T, b backend, opts *session.Options) *env {
 	t.Helper()
 	e := &env{t: t, b: b, prefix: strings.ReplaceAll(t.Name(), "/", ".") + ":", logs: &logBuffer{}}
-	e.k = openKit(t, e.prefix, b.addrs...)
+	e.k = testutil.OpenKit(t, e.prefix, b.addrs...)
 	var o session.Options
 	if opts != nil {
 		o = *opts
@@ -166,7 +167,7 @@ func testPutGetRemove(t *testing.T, b backend) {
 }
 
 func testCookieAttributes(t *testing.T, b backend) {
-	k := openKit(t, strings.ReplaceAll(t.Name(), "/", ".")+":", b.addrs...)
+	k := testutil.OpenKit(t, strings.ReplaceAll(t.Name(), "/", ".")+":", b.addrs...)
 	// The defaults (Secure on), checked on the raw header.
 	m := session.NewManager(k, nil)
 	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -337,7 +338,7 @@ func testLifetime(t *testing.T, b backend) {
 func testDestroyUser(t *testing.T, b backend) {
 	e1 := newEnv(t, b, nil)
 	// A second instance: its own Kit and Manager, the same prefix.
-	k2 := openKit(t, e1.prefix, b.addrs...)
+	k2 := testutil.OpenKit(t, e1.prefix, b.addrs...)
 	m2 := session.NewManager(k2, &session.Options{Cookie: session.CookieOptions{Insecure: true}})
 	srv2 := app(t, m2)
 

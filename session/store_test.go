@@ -8,6 +8,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/redkit-go/redkit/internal/testutil"
 	"github.com/redkit-go/redkit/session"
 	"github.com/redkit-go/redkit/session/sessiontest"
 )
@@ -16,12 +17,12 @@ import (
 // scenarios), and scs's own scs.Store behind real scs middleware.
 func testStore(t *testing.T, b backend) {
 	sessiontest.Run(t, func(t *testing.T) scs.Store {
-		k := openKit(t, strings.ReplaceAll(t.Name(), "/", ".")+":", b.addrs...)
+		k := testutil.OpenKit(t, strings.ReplaceAll(t.Name(), "/", ".")+":", b.addrs...)
 		return session.NewManager(k, nil).Store()
 	})
 
 	t.Run("WithSCS", func(t *testing.T) {
-		k := openKit(t, strings.ReplaceAll(t.Name(), "/", ".")+":", b.addrs...)
+		k := testutil.OpenKit(t, strings.ReplaceAll(t.Name(), "/", ".")+":", b.addrs...)
 		sm := scs.New()
 		sm.Store = session.NewManager(k, nil).Store()
 		sm.Cookie.Secure = false
