@@ -19,9 +19,9 @@ for i = 1, n do
   if m[2 * i - 1] == ARGV[2 * i + 1] then
     res[i] = 1
     ids[#ids + 1] = id
-    for _, f in ipairs({':v', ':p', ':a', ':r', ':w', ':t', ':e', ':u'}) do
-      del[#del + 1] = id .. f
-    end
+    local d = #del
+    del[d + 1], del[d + 2], del[d + 3], del[d + 4] = id .. ':v', id .. ':p', id .. ':a', id .. ':r'
+    del[d + 5], del[d + 6], del[d + 7], del[d + 8] = id .. ':w', id .. ':t', id .. ':e', id .. ':u'
     local u = m[2 * i]
     if u then
       -- The unique key outlives the job until its ttl ends.

@@ -118,9 +118,9 @@ local function take(n)
     local fields = {}
     for i = 1, got do
       local id = string.sub(top[2 * i - 1], 17)
-      for _, f in ipairs({':v', ':p', ':a', ':e', ':t'}) do
-        fields[#fields + 1] = id .. f
-      end
+      local b = 5 * (i - 1)
+      fields[b + 1], fields[b + 2], fields[b + 3] = id .. ':v', id .. ':p', id .. ':a'
+      fields[b + 4], fields[b + 5] = id .. ':e', id .. ':t'
     end
     local m = redis.call('HMGET', KEYS[5], unpack(fields))
     local out, za, hs = {}, {}, {}
@@ -141,9 +141,9 @@ local function take(n)
         hs[#hs + 1] = ARGV[10 + k]
         hs[#hs + 1] = id .. ':w'
         hs[#hs + 1] = ARGV[3]
-        for _, v in ipairs({id, payload, m[b + 2] or top[2 * i], attempts, m[b + 4] or '', tonumber(m[b + 5] or '-1')}) do
-          out[#out + 1] = v
-        end
+        local o = #out
+        out[o + 1], out[o + 2], out[o + 3] = id, payload, m[b + 2] or top[2 * i]
+        out[o + 4], out[o + 5], out[o + 6] = attempts, m[b + 4] or '', tonumber(m[b + 5] or '-1')
       end
     end
     if k > 0 then

@@ -510,34 +510,33 @@ func (r *run[T]) process(hard context.Context, o *WorkOptions) {
 		hctx, c = context.WithTimeout(hctx, o.Timeout)
 		defer c()
 	}
-	// Keep the job invisible while the handler runs.
+	// Keep the job invisible while the handler runs: a timer, not a
+	// goroutine per job, extends it every third of the visibility. The
+	// callback runs under r.mu, so once the handler returned and stopped
+	// is set no extension starts, and the finish below (also under r.mu)
+	// waits for one in progress.
 	every := max(q.vis/3, 10*time.Millisecond)
-	stopExt := make(chan struct{})
-	var extWG sync.WaitGroup
-	extWG.Go(func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-stopExt:
-				return
-			case <-t.C:
-			}
-			r.mu.Lock()
-			if r.gaveBack || r.job.finished.Load() {
-				r.mu.Unlock()
-				return
-			}
-			ectx, c := context.WithTimeout(context.Background(), max(q.vis/2, time.Second))
-			_, err := r.job.extend(ectx, "queue: work: extend", q.vis)
-			c()
-			r.mu.Unlock()
-			if errors.Is(err, ErrJobLost) {
-				cancel() // someone else may have it now
-				return
-			}
+	var (
+		ext     *time.Timer
+		stopped bool
+	)
+	r.mu.Lock()
+	ext = time.AfterFunc(every, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if stopped || r.gaveBack || r.job.finished.Load() {
+			return
 		}
+		ectx, c := context.WithTimeout(context.Background(), max(q.vis/2, time.Second))
+		_, err := r.job.extend(ectx, "queue: work: extend", q.vis)
+		c()
+		if errors.Is(err, ErrJobLost) {
+			cancel() // someone else may have it now
+			return
+		}
+		ext.Reset(every)
 	})
+	r.mu.Unlock()
 
 	start := time.Now()
 	err := r.decodeErr
@@ -545,11 +544,11 @@ func (r *run[T]) process(hard context.Context, o *WorkOptions) {
 		err = r.call(hctx)
 	}
 	q.m.handlerTime.Record(context.Background(), time.Since(start).Seconds(), q.m.attrs)
-	close(stopExt)
-	extWG.Wait()
-
+	ext.Stop()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	stopped = true
+	ext.Stop() // an extension that ran meanwhile set it again
 	if r.gaveBack || r.job.finished.Load() {
 		return
 	}
