@@ -71,8 +71,8 @@ type spec struct {
 	interval int64 // µs between events
 	tol      int64 // Burst * interval, µs
 	burst    int
-	field    string // the hash field: "interval:tolerance"
-	args     [3]string
+	field    string    // the limit's identity in a key's state: "interval:tolerance"
+	args     [2]string // the script's arguments: interval, tolerance
 	limit    Limit
 }
 
@@ -97,7 +97,7 @@ func (l Limit) spec() (*spec, error) {
 	s := &spec{interval: iv, tol: int64(b) * iv, burst: b, limit: l}
 	ivS, tolS := strconv.FormatInt(iv, 10), strconv.FormatInt(s.tol, 10)
 	s.field = ivS + ":" + tolS
-	s.args = [3]string{s.field, ivS, tolS}
+	s.args = [2]string{ivS, tolS}
 	return s, nil
 }
 
