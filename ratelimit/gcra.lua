@@ -1,8 +1,9 @@
 -- GCRA over one string per limited key. Its value packs, per limit, the
 -- limit's theoretical arrival time (TAT) in microseconds of Redis's
 -- clock: " <interval>:<tolerance>:<tat>" one after the other (a leading
--- space each). The key is set to expire when every TAT in it has passed:
--- then every limit is back to a full burst, as when the key is absent.
+-- space each). The key is set to expire when every TAT in it has passed
+-- (2 ms later at most): then every limit is back to a full burst, as when
+-- the key is absent.
 -- KEYS[1] the key; ARGV[1] n, the events to spend (negative: -n are
 -- checked, nothing is spent or written); then per limit its emission
 -- interval and tolerance (Burst * interval), in microseconds, as decimal
@@ -70,7 +71,8 @@ if ok == 0 or peek then
 end
 -- The key outlives every TAT in it, of this call's limits and of others'
 -- (kept while ahead of now; an entry " i:t:" found in val is this call's:
--- a space begins each entry only).
+-- a space begins each entry only). PX counts from Redis's time in whole
+-- ms, which may be up to 1 ms behind TIME's: 2 ms more than the TTL.
 local ttl = resetS
 if v and found ~= #v then
   for e, x in string.gmatch(v, '( %d+:%d+:)(%d+)') do
@@ -81,5 +83,5 @@ if v and found ~= #v then
     end
   end
 end
-redis.call('SET', k, val, 'PX', math.ceil(ttl / 1000))
+redis.call('SET', k, val, 'PX', math.ceil(ttl / 1000) + 2)
 return {1, remS, 0, resetS, whichS}

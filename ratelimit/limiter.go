@@ -30,7 +30,7 @@ var gcraScript = rueidis.NewLuaScript("#!lua\n" + gcraLua)
 // Redis, one string per limited key ("<prefix>ratelimit:<name>:{<key>}",
 // packing the theoretical arrival time of each limit used on it: see
 // gcra.lua), which expires by itself when the key is back to a full burst
-// of every limit (rounded up to the millisecond). Every call is one
+// of every limit (at most 2 ms later). Every call is one
 // script run (EVALSHA: TIME, GET and, when spending, SET with PX), on
 // Redis's clock. A key left by an earlier version of this package (a
 // hash) reads as reset: its next call gets a full burst.
