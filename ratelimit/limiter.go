@@ -198,7 +198,7 @@ func (l *Limiter) do(ctx context.Context, op, key string, n int, peek bool, limi
 		}
 	}
 	// The key and the arguments share one allocation.
-	cmd := make([]string, 2, 2+2*len(sp))
+	cmd := make([]string, 2, 2+len(sp))
 	cmd[0] = l.Key(key)
 	if peek {
 		cmd[1] = strconv.Itoa(-n)
@@ -206,7 +206,7 @@ func (l *Limiter) do(ctx context.Context, op, key string, n int, peek bool, limi
 		cmd[1] = strconv.Itoa(n)
 	}
 	for _, s := range sp {
-		cmd = append(cmd, s.args[:]...)
+		cmd = append(cmd, s.arg)
 	}
 	var msg rueidis.RedisMessage
 	var err error

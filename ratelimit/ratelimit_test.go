@@ -1,7 +1,9 @@
 package ratelimit_test
 
 import (
+	"encoding/binary"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,14 +45,18 @@ func TestAllowBurstThenRefuse(t *testing.T) {
 	if r := allow(t, l, "bob", slow); !r.Allowed || r.Remaining != 2 {
 		t.Errorf("bob: %+v; want allowed, 2 remaining", r)
 	}
-	// One key in Redis per limited key: a string with an entry
-	// " <interval>:<tolerance>:<TAT>" per limit, expiring at the reset.
+	// One key in Redis per limited key: a string with a record per limit
+	// (interval, tolerance, TAT: little-endian doubles of µs), expiring
+	// at the reset.
 	key := "rl:ratelimit:login:{alice}"
 	v := do(t, srv, "GET", key)
-	// Times are stored as whole microseconds, exactly.
-	tat, ok := strings.CutPrefix(v, " 1200000000:3600000000:")
-	if n, err := strconv.ParseInt(tat, 10, 64); !ok || err != nil || n < 1e15 {
-		t.Errorf("GET %s = %q; want \" 1200000000:3600000000:<µs since the epoch, as an integer>\"", key, v)
+	if len(v) != 24 {
+		t.Fatalf("GET %s = %q; want one record of 24 bytes", key, v)
+	}
+	f := func(i int) float64 { return math.Float64frombits(binary.LittleEndian.Uint64([]byte(v[8*i:]))) }
+	// Times are whole microseconds, exactly.
+	if iv, tol, tat := f(0), f(1), f(2); iv != 1200000000 || tol != 3600000000 || tat < 1e15 || tat != math.Trunc(tat) {
+		t.Errorf("record %v, %v, %v; want 1200000000, 3600000000, µs since the epoch", iv, tol, tat)
 	}
 	ttl, _ := strconv.Atoi(do(t, srv, "PTTL", key))
 	if ttl < int(r.ResetAfter.Milliseconds()) || ttl > int(time.Hour.Milliseconds())+2 {
@@ -257,7 +263,7 @@ func TestOldLayoutAndForeignValues(t *testing.T) {
 		t.Errorf("TYPE after a call on an old hash = %s; want string", got)
 	}
 	do(t, srv, "RPUSH", "rl:ratelimit:old:{list}", "x")
-	do(t, srv, "SET", "rl:ratelimit:old:{str}", " 1200000000:3600000000:x")
+	do(t, srv, "SET", "rl:ratelimit:old:{str}", "x")
 	for _, key := range []string{"list", "str"} {
 		if _, err := l.Allow(t.Context(), key, slow); !errors.Is(err, redkit.ErrWrongType) {
 			t.Errorf("Allow on a foreign %s: %v; want ErrWrongType", key, err)
