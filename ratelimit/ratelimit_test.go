@@ -59,8 +59,9 @@ func TestAllowBurstThenRefuse(t *testing.T) {
 		t.Errorf("record %v, %v, %v; want 1200000000, 3600000000, µs since the epoch", iv, tol, tat)
 	}
 	ttl, _ := strconv.Atoi(do(t, srv, "PTTL", key))
-	if ttl < int(r.ResetAfter.Milliseconds()) || ttl > int(time.Hour.Milliseconds())+2 {
-		t.Errorf("PTTL %s = %d ms; want between ResetAfter (%v) and 1h + 2ms", key, ttl, r.ResetAfter)
+	// (PTTL is read after ResetAfter: up to 1s later on a loaded machine.)
+	if ttl < int(r.ResetAfter.Milliseconds())-1000 || ttl > int(time.Hour.Milliseconds())+2 {
+		t.Errorf("PTTL %s = %d ms; want between ResetAfter (%v) - 1s and 1h + 2ms", key, ttl, r.ResetAfter)
 	}
 	if s := l.Stats(); s.Allowed != 4 || s.Refused != 1 || s.Fallback != 0 {
 		t.Errorf("Stats %+v; want 4 allowed, 1 refused", s)
