@@ -110,7 +110,7 @@ func runRateLimit(env *Env) (*Section, error) {
 	}
 	return &Section{
 		Intro: "One check per call of a key among 10,000. redkit: `ratelimit.Limiter.Allow` (GCRA, one " +
-			"EVALSHA on one hash per key, Redis's clock) and `AllowAll` with a per-second and a " +
+			"EVALSHA on one string per key: TIME, GET, SET PX; Redis's clock) and `AllowAll` with a per-second and a " +
 			"per-hour limit in the same script run; go-redis/redis_rate v10 (GCRA, EVALSHA) and " +
 			"ulule/limiter v3 with its go-redis store (fixed window, INCR + EXPIRE in a MULTI), both " +
 			"over one go-redis v9 client with its defaults.",

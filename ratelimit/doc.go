@@ -5,9 +5,9 @@
 // It implements GCRA (the generic cell rate algorithm): a Limit of Rate
 // events per Period with a Burst allowed at once keeps, per key and limit,
 // one number — the theoretical arrival time of the next event — in one
-// hash per key, which expires by itself after the key is back to a full
-// burst (at most the larger of the time that took and 10s later). Each check is one Lua script run (EVALSHA) on Redis's clock (TIME
-// inside the script), so the processes' clocks need not agree, and exact:
+// string per key, which expires by itself when the key is back to a full
+// burst of every limit. Each check is one Lua script run (EVALSHA) on
+// Redis's clock (TIME inside the script), so the processes' clocks need not agree, and exact:
 // over any interval of length t the fleet is allowed at most
 // Burst + Rate×t/Period events.
 //
@@ -19,8 +19,8 @@
 //
 // AllowAll checks several limits of one key in one atomic call: either
 // every limit allows and each is spent, or none is. All limits of a key
-// are fields of one hash whose name carries the key as a hash tag, so it
-// works on a Redis Cluster. Peek reads a key's state without spending,
+// are packed in one string whose name carries the key as a hash tag, so
+// it works on a Redis Cluster. Peek reads a key's state without spending,
 // Reset forgets it. Middleware limits HTTP requests and sets the
 // RateLimit-* and Retry-After headers.
 //

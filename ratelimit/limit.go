@@ -1,8 +1,10 @@
 package ratelimit
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -71,8 +73,8 @@ type spec struct {
 	interval int64 // µs between events
 	tol      int64 // Burst * interval, µs
 	burst    int
-	field    string // the hash field: "interval:tolerance"
-	args     [3]string
+	field    string // the limit's identity in a key's state: "interval:tolerance"
+	arg      string // the script's argument: interval and tolerance, binary (gcra.lua)
 	limit    Limit
 }
 
@@ -97,7 +99,10 @@ func (l Limit) spec() (*spec, error) {
 	s := &spec{interval: iv, tol: int64(b) * iv, burst: b, limit: l}
 	ivS, tolS := strconv.FormatInt(iv, 10), strconv.FormatInt(s.tol, 10)
 	s.field = ivS + ":" + tolS
-	s.args = [3]string{s.field, ivS, tolS}
+	var a [16]byte
+	binary.LittleEndian.PutUint64(a[:8], math.Float64bits(float64(iv)))
+	binary.LittleEndian.PutUint64(a[8:], math.Float64bits(float64(s.tol)))
+	s.arg = string(a[:])
 	return s, nil
 }
 

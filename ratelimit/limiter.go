@@ -27,11 +27,13 @@ var gcraLua string
 var gcraScript = rueidis.NewLuaScript("#!lua\n" + gcraLua)
 
 // Limiter checks rate limits on one Kit, under one name. Its state lives in
-// Redis, one hash per limited key ("<prefix>ratelimit:<name>:{<key>}",
-// holding a field per limit and one for its expiry), which expires by
-// itself: never before the key is back to a full burst of every limit,
-// and at most the larger of that time and 10s later. Every call is one
-// script run (EVALSHA), on Redis's clock.
+// Redis, one string per limited key ("<prefix>ratelimit:<name>:{<key>}",
+// packing the theoretical arrival time of each limit used on it: see
+// gcra.lua), which expires by itself when the key is back to a full burst
+// of every limit (at most 2 ms later). Every call is one
+// script run (EVALSHA: TIME, GET and, when spending, SET with PX), on
+// Redis's clock. A key left by an earlier version of this package (a
+// hash) reads as reset: its next call gets a full burst.
 //
 // A Limiter is safe for concurrent use. It starts no goroutine until a
 // FallbackLocal decision needs local state; Close releases that state and
@@ -155,7 +157,7 @@ func (l *Limiter) Peek(ctx context.Context, key string, limits ...Limit) (Result
 }
 
 // Reset forgets what key has spent under every limit: the next call gets
-// a full burst. It deletes key's hash in Redis and key's local fallback
+// a full burst. It deletes key's state in Redis and key's local fallback
 // state. Errors: ErrInvalid (and redkit.ErrEmptyKey) for an empty key; an
 // *redkit.Error when Redis fails (Reset has no fallback); ctx's error.
 func (l *Limiter) Reset(ctx context.Context, key string) error {
@@ -196,7 +198,7 @@ func (l *Limiter) do(ctx context.Context, op, key string, n int, peek bool, limi
 		}
 	}
 	// The key and the arguments share one allocation.
-	cmd := make([]string, 2, 2+3*len(sp))
+	cmd := make([]string, 2, 2+len(sp))
 	cmd[0] = l.Key(key)
 	if peek {
 		cmd[1] = strconv.Itoa(-n)
@@ -204,7 +206,7 @@ func (l *Limiter) do(ctx context.Context, op, key string, n int, peek bool, limi
 		cmd[1] = strconv.Itoa(n)
 	}
 	for _, s := range sp {
-		cmd = append(cmd, s.args[:]...)
+		cmd = append(cmd, s.arg)
 	}
 	var msg rueidis.RedisMessage
 	var err error
