@@ -256,7 +256,7 @@ func TestExpiryCoversEveryLimit(t *testing.T) {
 // other type, or a string that is no limiter state, is an error.
 func TestOldLayoutAndForeignValues(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	l := newLimiter(t, openKit(t, "rl:", srv.Addr()), "old", nil)
+	l := newLimiter(t, testutil.OpenKit(t, "rl:", srv.Addr()), "old", nil)
 	do(t, srv, "HSET", "rl:ratelimit:old:{k}", "1200000000:3600000000", "9999999999999999", "e", "9999999999999999")
 	if r := allow(t, l, "k", slow); !r.Allowed || r.Remaining != 2 {
 		t.Errorf("on an old hash: %+v; want allowed, 2 remaining (read as reset)", r)
