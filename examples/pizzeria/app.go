@@ -97,8 +97,10 @@ func newShop(ctx context.Context, kit *redkit.Kit, name string, log *slog.Logger
 			// the default Secure cookie.
 			Cookie: session.CookieOptions{Name: "pizzeria", Insecure: true},
 		}),
-		limiter: ratelimit.New(kit, "pizzeria", nil),
+		// With Redis silent, the local fallback decides after 250ms.
+		limiter: ratelimit.New(kit, "pizzeria", &ratelimit.Options{Timeout: 250 * time.Millisecond}),
 	}
+	s.onClose(s.limiter.Close) // its local fallback's state, if an outage made one
 	bctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	steps := []func(ctx, bctx context.Context) error{
