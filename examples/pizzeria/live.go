@@ -118,7 +118,9 @@ func (l *live) gap(context.Context, pubsub.Gap) {
 // kitchen board (of every instance).
 func (l *live) orderChanged(ctx context.Context, o order) {
 	ev := statusEvent{Order: o, Instance: l.s.name}
-	user := pubsub.NewTopic[statusEvent](l.s.kit, "orders:user:"+o.User)
+	// Classic pub/sub: the pattern subscription (orders:user:*) sees only
+	// classic PUBLISH, also on a cluster, where topics default to sharded.
+	user := pubsub.NewTopicWith[statusEvent](l.s.kit, "orders:user:"+o.User, &pubsub.TopicOptions{Classic: true})
 	if _, err := user.Publish(ctx, ev); err != nil {
 		l.s.log.Warn("publishing an order status", "order", o.ID, "err", err)
 	}
