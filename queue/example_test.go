@@ -15,19 +15,28 @@ type email struct {
 	To, Subject string
 }
 
-func ExamplePriority() {
-	srv, err := redistest.Launch(nil) // a real redis-server; use your own URL in production
+// exampleKit starts a redis-server and opens a Kit on it, for the
+// examples; the func it returns closes both.
+func exampleKit() (*redkit.Kit, func(), error) {
+	srv, err := redistest.Launch(nil)
 	if err != nil {
-		fmt.Println(err)
-		return
+		return nil, nil, err
 	}
-	defer srv.Close()
 	kit, err := redkit.Open(context.Background(), redkit.Config{URL: srv.URL()})
 	if err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
+	return kit, func() { kit.Close(); srv.Close() }, nil
+}
+
+func ExamplePriority() {
+	kit, closeKit, err := exampleKit() // a real redis-server; in production, redkit.Open with your URL
+	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer kit.Close()
+	defer closeKit()
 	ctx := context.Background()
 
 	q := queue.NewPriority[email](kit, "emails", &queue.Options{Visibility: time.Minute})
@@ -54,18 +63,12 @@ func ExamplePriority() {
 }
 
 func ExamplePriority_PopWait() {
-	srv, err := redistest.Launch(nil)
+	kit, closeKit, err := exampleKit() // a real redis-server; in production, redkit.Open with your URL
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer srv.Close()
-	kit, err := redkit.Open(context.Background(), redkit.Config{URL: srv.URL()})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer kit.Close()
+	defer closeKit()
 
 	q := queue.NewPriority[string](kit, "thumbnails", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -88,18 +91,12 @@ func ExamplePriority_PopWait() {
 }
 
 func ExampleJob_Nack() {
-	srv, err := redistest.Launch(nil)
+	kit, closeKit, err := exampleKit() // a real redis-server; in production, redkit.Open with your URL
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer srv.Close()
-	kit, err := redkit.Open(context.Background(), redkit.Config{URL: srv.URL()})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer kit.Close()
+	defer closeKit()
 	ctx := context.Background()
 
 	q := queue.NewPriority[string](kit, "webhooks", nil)

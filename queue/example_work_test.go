@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redkit-go/redkit"
 	"github.com/redkit-go/redkit/queue"
-	"github.com/redkit-go/redkit/redistest"
 )
 
 type pizza struct {
@@ -17,18 +15,12 @@ type pizza struct {
 }
 
 func ExamplePriority_Work() {
-	srv, err := redistest.Launch(nil) // a real redis-server; use your own URL in production
+	kit, closeKit, err := exampleKit() // a real redis-server; in production, redkit.Open with your URL
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer srv.Close()
-	kit, err := redkit.Open(context.Background(), redkit.Config{URL: srv.URL()})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer kit.Close()
+	defer closeKit()
 
 	kitchen := queue.NewPriority[pizza](kit, "kitchen", &queue.Options{
 		MaxAttempts: 3,
@@ -60,18 +52,12 @@ func ExamplePriority_Work() {
 }
 
 func ExamplePriority_Dead() {
-	srv, err := redistest.Launch(nil)
+	kit, closeKit, err := exampleKit() // a real redis-server; in production, redkit.Open with your URL
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer srv.Close()
-	kit, err := redkit.Open(context.Background(), redkit.Config{URL: srv.URL()})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer kit.Close()
+	defer closeKit()
 
 	kitchen := queue.NewPriority[pizza](kit, "kitchen", &queue.Options{
 		MaxAttempts: 2,
@@ -98,18 +84,12 @@ func ExamplePriority_Dead() {
 }
 
 func ExamplePriority_PushUnique() {
-	srv, err := redistest.Launch(nil)
+	kit, closeKit, err := exampleKit() // a real redis-server; in production, redkit.Open with your URL
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer srv.Close()
-	kit, err := redkit.Open(context.Background(), redkit.Config{URL: srv.URL()})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer kit.Close()
+	defer closeKit()
 	ctx := context.Background()
 
 	receipts := queue.NewPriority[int](kit, "receipts", nil)
@@ -128,18 +108,12 @@ func ExamplePriority_PushUnique() {
 // at most once; for at-least-once work it pushes a job, unique per tick,
 // that Work then does with retries.
 func ExampleScheduler() {
-	srv, err := redistest.Launch(nil)
+	kit, closeKit, err := exampleKit() // a real redis-server; in production, redkit.Open with your URL
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer srv.Close()
-	kit, err := redkit.Open(context.Background(), redkit.Config{URL: srv.URL()})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer kit.Close()
+	defer closeKit()
 
 	reports := queue.NewPriority[time.Time](kit, "daily-reports", nil)
 	sched := queue.NewScheduler(kit, "pizzeria", nil)
@@ -175,18 +149,12 @@ func ExampleScheduler() {
 }
 
 func ExampleWorkMany() {
-	srv, err := redistest.Launch(nil)
+	kit, closeKit, err := exampleKit() // a real redis-server; in production, redkit.Open with your URL
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer srv.Close()
-	kit, err := redkit.Open(context.Background(), redkit.Config{URL: srv.URL()})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer kit.Close()
+	defer closeKit()
 
 	critical := queue.NewPriority[string](kit, "critical", nil)
 	bulk := queue.NewPriority[int](kit, "bulk", nil)
@@ -213,18 +181,12 @@ func ExampleWorkMany() {
 }
 
 func ExamplePriority_Stats() {
-	srv, err := redistest.Launch(nil)
+	kit, closeKit, err := exampleKit() // a real redis-server; in production, redkit.Open with your URL
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer srv.Close()
-	kit, err := redkit.Open(context.Background(), redkit.Config{URL: srv.URL()})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer kit.Close()
+	defer closeKit()
 	ctx := context.Background()
 
 	q := queue.NewPriority[string](kit, "stats", nil)
