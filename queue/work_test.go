@@ -538,18 +538,8 @@ func testWorkMany(t *testing.T, e env, name string) {
 	done := make(chan error, 1)
 	go func() {
 		done <- queue.WorkMany(wctx, "w", &queue.WorkOptions{Concurrency: 1, Strict: true},
-			hi.Source(func(ctx context.Context, j *queue.Job[string]) error {
-				mu.Lock()
-				order = append(order, "hi")
-				mu.Unlock()
-				return nil
-			}, 1),
-			lo.Source(func(ctx context.Context, j *queue.Job[int]) error {
-				mu.Lock()
-				order = append(order, "lo")
-				mu.Unlock()
-				return nil
-			}, 1))
+			hi.Source(record[string](&mu, &order, "hi"), 1),
+			lo.Source(record[int](&mu, &order, "lo"), 1))
 	}()
 	waitFor(t, "all ten jobs", func() bool {
 		mu.Lock()
@@ -581,18 +571,8 @@ func testWorkMany(t *testing.T, e env, name string) {
 	wctx, cancel = context.WithCancel(ctx)
 	go func() {
 		done <- queue.WorkMany(wctx, "w", &queue.WorkOptions{Concurrency: 1},
-			hi.Source(func(ctx context.Context, j *queue.Job[string]) error {
-				mu.Lock()
-				order = append(order, "hi")
-				mu.Unlock()
-				return nil
-			}, 3),
-			lo.Source(func(ctx context.Context, j *queue.Job[int]) error {
-				mu.Lock()
-				order = append(order, "lo")
-				mu.Unlock()
-				return nil
-			}, 1))
+			hi.Source(record[string](&mu, &order, "hi"), 3),
+			lo.Source(record[int](&mu, &order, "lo"), 1))
 	}()
 	waitFor(t, "all eighty jobs", func() bool {
 		mu.Lock()
@@ -613,5 +593,15 @@ func testWorkMany(t *testing.T, e env, name string) {
 	// round robin 20.
 	if hiFirst40 < 20 || hiFirst40 == 40 {
 		t.Fatalf("weighted 3:1: %d of the first 40 jobs from the heavy queue", hiFirst40)
+	}
+}
+
+// record is a handler that appends name to *order under mu.
+func record[T any](mu *sync.Mutex, order *[]string, name string) queue.Handler[T] {
+	return func(context.Context, *queue.Job[T]) error {
+		mu.Lock()
+		*order = append(*order, name)
+		mu.Unlock()
+		return nil
 	}
 }
