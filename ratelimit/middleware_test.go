@@ -66,8 +66,10 @@ func TestMiddleware(t *testing.T) {
 	if w.Code != 200 || w.Header().Get("RateLimit-Limit") != "" || served != 3 {
 		t.Errorf("bypass: status %d, headers %v, served %d; want 200 without headers", w.Code, w.Header(), served)
 	}
-	// Retry-After is at least 1 second.
-	fast := l.Middleware(func(*http.Request) string { return "f" }, ratelimit.Limit{Rate: 1000, Period: time.Second, Burst: 1})(
+	// Retry-After is whole seconds, rounded up: a wait of at most half a
+	// second (long enough that the second request always finds the first
+	// one's spend) says 1, not 0.
+	fast := l.Middleware(func(*http.Request) string { return "f" }, ratelimit.Limit{Rate: 2, Period: time.Second, Burst: 1})(
 		http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	var last *httptest.ResponseRecorder
 	for range 2 {
@@ -75,7 +77,7 @@ func TestMiddleware(t *testing.T) {
 		fast.ServeHTTP(last, httptest.NewRequestWithContext(t.Context(), "GET", "/", nil))
 	}
 	if last.Code != 429 || last.Header().Get("Retry-After") != "1" {
-		t.Errorf("a 1ms wait: status %d, Retry-After %q; want 429, 1", last.Code, last.Header().Get("Retry-After"))
+		t.Errorf("a sub-second wait: status %d, Retry-After %q; want 429, 1", last.Code, last.Header().Get("Retry-After"))
 	}
 	// An error that is no outage (the key holds another type) is a 503.
 	do(t, srv, "SET", "rl:ratelimit:http:{bob}", "x")
