@@ -26,6 +26,9 @@ const (
 	// accepted: the decoder's ring buffer follows the window a stream
 	// declares, so without it 20 bytes of garbage could cost 16 MiB.
 	brotliMaxWindowBits = 20
+	// brotliBigInput is the input size from which a brotli writer
+	// compresses with another match finder (see compress).
+	brotliBigInput = 1 << 20
 )
 
 var (
@@ -153,7 +156,18 @@ func compress(c Compression, dst, src []byte) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("unknown compression %d", uint8(c))
 	}
-	s := pool.Get().(*streamWriter)
+	// A brotli writer picks its match finder from the size of the first
+	// input it compresses (from 1 MiB on, another one) and keeps it across
+	// Reset (andybalholm/brotli v1.2.8, hasherSetup): so that the output
+	// depends on the input only, pooled brotli writers only ever see
+	// inputs below 1 MiB, and a larger one gets a writer of its own.
+	var s *streamWriter
+	own := c == Brotli && len(src) >= brotliBigInput
+	if own {
+		s = brotliWriters.New().(*streamWriter)
+	} else {
+		s = pool.Get().(*streamWriter)
+	}
 	s.aw.b = dst
 	s.w.Reset(&s.aw)
 	_, err := s.w.Write(src)
@@ -162,7 +176,9 @@ func compress(c Compression, dst, src []byte) ([]byte, error) {
 	}
 	out := s.aw.b
 	s.aw.b = nil
-	pool.Put(s)
+	if !own {
+		pool.Put(s)
+	}
 	return out, err
 }
 

@@ -153,7 +153,7 @@ func FuzzRoundTrip(f *testing.F) {
 			}
 			again, err := Encode(fm, v)
 			if err != nil || !bytes.Equal(enc, again) {
-				t.Fatalf("%s: encoding is not deterministic", fname(fm))
+				t.Fatalf("%s: encoding is not deterministic: %x then %x, %v", fname(fm), enc, again, err)
 			}
 			got, err := Decode[fuzzValue](Format{Codec: c}, enc)
 			if err != nil {
