@@ -24,6 +24,8 @@ import (
 var (
 	//go:embed push.lua
 	pushSrc string
+	//go:embed push_now.lua
+	pushNowSrc string
 	//go:embed pop.lua
 	popSrc string
 	//go:embed ack.lua
@@ -40,6 +42,7 @@ var (
 	deadSrc string
 
 	pushScript    = rueidis.NewLuaScript(pushSrc)
+	pushNowScript = rueidis.NewLuaScript(pushNowSrc)
 	popScript     = rueidis.NewLuaScript(popSrc)
 	ackScript     = rueidis.NewLuaScript(ackSrc)
 	nackScript    = rueidis.NewLuaScript(nackSrc)
@@ -243,6 +246,14 @@ func (q *Priority[T]) push(ctx context.Context, op string, v T, priority float64
 		delayMs = max(delay.Milliseconds(), 1)
 	}
 	id := newID()
+	if delayMs == 0 && unique == "" {
+		if _, err := q.k.Exec(ctx, pushNowScript, []string{q.ks.ready, q.ks.meta, q.ks.seq, q.ks.signal},
+			[]string{id, bytesString(data), formatPriority(priority), strconv.Itoa(signalCap)}); err != nil {
+			return "", redkit.Wrap(op, q.name, err)
+		}
+		q.m.pushed.Add(context.Background(), 1, q.m.attrs)
+		return id, nil
+	}
 	msg, err := q.k.Exec(ctx, pushScript,
 		[]string{q.ks.ready, q.ks.delayed, q.ks.jobs, q.ks.meta, q.ks.seq, q.ks.signal, q.ks.uniq, q.ks.uniqx},
 		[]string{id, bytesString(data), formatPriority(priority), strconv.FormatInt(delayMs, 10),
