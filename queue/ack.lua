@@ -20,8 +20,8 @@ for i = 1, n do
     res[i] = 1
     ids[#ids + 1] = id
     local d = #del
-    del[d + 1], del[d + 2], del[d + 3], del[d + 4] = id .. ':v', id .. ':p', id .. ':a', id .. ':r'
-    del[d + 5], del[d + 6], del[d + 7], del[d + 8] = id .. ':w', id .. ':t', id .. ':e', id .. ':u'
+    del[d + 1], del[d + 2], del[d + 3], del[d + 4] = id .. ':v', id .. ':p', id .. ':a', fields[2 * i - 1]
+    del[d + 5], del[d + 6], del[d + 7], del[d + 8] = id .. ':w', id .. ':t', id .. ':e', fields[2 * i]
     local u = m[2 * i]
     if u then
       -- The unique key outlives the job until its ttl ends.

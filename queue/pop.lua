@@ -101,41 +101,41 @@ end
 
 -- take delivers up to n jobs: {jobs fields..., count, more}.
 local function take(n)
+  -- Numbers become text once each (sprintf, ~0.5µs in Redis's Lua), not
+  -- once per job.
+  local deadline = now + tonumber(ARGV[1])
+  local dl = tostring(deadline)
   while true do
-    -- One more than asked: put back, it tells whether more are ready
-    -- (without a ZCARD).
-    local top = redis.call('ZPOPMAX', KEYS[1], n + 1)
+    local top = redis.call('ZPOPMAX', KEYS[1], n)
     if #top == 0 then
       return nil
     end
     local got = #top / 2
     local more = 0
-    if got > n then
-      redis.call('ZADD', KEYS[1], top[2 * n + 2], top[2 * n + 1])
+    if got == n and redis.call('ZCARD', KEYS[1]) > 0 then
       more = 1
-      got = n
     end
-    local fields = {}
+    local ids, fields = {}, {}
     for i = 1, got do
       local id = string.sub(top[2 * i - 1], 17)
+      ids[i] = id
       local b = 5 * (i - 1)
       fields[b + 1], fields[b + 2], fields[b + 3] = id .. ':v', id .. ':p', id .. ':a'
       fields[b + 4], fields[b + 5] = id .. ':e', id .. ':t'
     end
     local m = redis.call('HMGET', KEYS[5], unpack(fields))
     local out, za, hs = {}, {}, {}
-    local deadline = now + tonumber(ARGV[1])
     local k = 0
     for i = 1, got do
-      local id = string.sub(top[2 * i - 1], 17)
+      local id = ids[i]
       local b = 5 * (i - 1)
       local payload = m[b + 1] or redis.call('HGET', KEYS[4], id)
       if payload then
         k = k + 1
         local attempts = tonumber(m[b + 3] or '0') + 1
-        za[#za + 1] = deadline
+        za[#za + 1] = dl
         za[#za + 1] = id
-        hs[#hs + 1] = id .. ':a'
+        hs[#hs + 1] = fields[b + 3]
         hs[#hs + 1] = attempts
         hs[#hs + 1] = id .. ':r'
         hs[#hs + 1] = ARGV[10 + k]
