@@ -246,19 +246,23 @@ func (q *Priority[T]) push(ctx context.Context, op string, v T, priority float64
 		delayMs = max(delay.Milliseconds(), 1)
 	}
 	id := newID()
+	var (
+		script     *rueidis.Lua
+		keys, args []string
+	)
 	if delayMs == 0 && unique == "" {
-		if _, err := q.k.Exec(ctx, pushNowScript, []string{q.ks.ready, q.ks.meta, q.ks.seq, q.ks.signal},
-			[]string{id, bytesString(data), formatPriority(priority), strconv.Itoa(signalCap)}); err != nil {
-			return "", redkit.Wrap(op, q.name, err)
-		}
-		q.m.pushed.Add(context.Background(), 1, q.m.attrs)
-		return id, nil
-	}
-	msg, err := q.k.Exec(ctx, pushScript,
-		[]string{q.ks.ready, q.ks.delayed, q.ks.jobs, q.ks.meta, q.ks.seq, q.ks.signal, q.ks.uniq, q.ks.uniqx},
-		[]string{id, bytesString(data), formatPriority(priority), strconv.FormatInt(delayMs, 10),
+		// The common push, ready now: a lean script, half the keys and args.
+		script = pushNowScript
+		keys = []string{q.ks.ready, q.ks.meta, q.ks.seq, q.ks.signal}
+		args = []string{id, bytesString(data), formatPriority(priority), strconv.Itoa(signalCap)}
+	} else {
+		script = pushScript
+		keys = []string{q.ks.ready, q.ks.delayed, q.ks.jobs, q.ks.meta, q.ks.seq, q.ks.signal, q.ks.uniq, q.ks.uniqx}
+		args = []string{id, bytesString(data), formatPriority(priority), strconv.FormatInt(delayMs, 10),
 			strconv.Itoa(signalCap), strconv.FormatInt(signalTTL.Milliseconds(), 10),
-			unique, strconv.FormatInt(ttl.Milliseconds(), 10)})
+			unique, strconv.FormatInt(ttl.Milliseconds(), 10)}
+	}
+	msg, err := q.k.Exec(ctx, script, keys, args)
 	if err != nil {
 		return "", redkit.Wrap(op, q.name, err)
 	}
