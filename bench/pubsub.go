@@ -181,23 +181,11 @@ func pubsubDelivery(env *Env, sec *Section, k *redkit.Kit, rc rueidis.Client, gr
 
 	// rueidis
 	rch := prefix + "delivery:rueidis"
-	rready := make(chan struct{})
-	var rdone sync.WaitGroup
-	rdone.Add(1)
-	go func() {
-		defer rdone.Done()
-		var once sync.Once
-		hctx := rueidis.WithOnSubscriptionHook(ctx, func(s rueidis.PubSubSubscription) { once.Do(func() { close(rready) }) })
-		_ = rc.Receive(hctx, rc.B().Subscribe().Channel(rch).Build(), func(m rueidis.PubSubMessage) {
-			fr.received.Add(1)
-		})
-	}()
-	defer rdone.Wait()
+	rwait, err := receiveRueidis(ctx, rc, rch, func(rueidis.PubSubMessage) { fr.received.Add(1) })
+	defer rwait()
 	defer cancel()
-	select {
-	case <-rready:
-	case <-time.After(10 * time.Second):
-		return errors.New("rueidis subscription not confirmed")
+	if err != nil {
+		return err
 	}
 
 	// go-redis
@@ -306,26 +294,16 @@ func pubsubTyped(env *Env, sec *Section, k *redkit.Kit, rc rueidis.Client, prefi
 	}
 	defer sub.Close()
 	rch := prefix + "typed:rueidis"
-	rready := make(chan struct{})
-	var rdone sync.WaitGroup
-	rdone.Add(1)
-	go func() {
-		defer rdone.Done()
-		var once sync.Once
-		hctx := rueidis.WithOnSubscriptionHook(ctx, func(rueidis.PubSubSubscription) { once.Do(func() { close(rready) }) })
-		_ = rc.Receive(hctx, rc.B().Subscribe().Channel(rch).Build(), func(m rueidis.PubSubMessage) {
-			var v psEvent
-			if json.Unmarshal([]byte(m.Message), &v) == nil && v.ID == 4242 {
-				fr.received.Add(1)
-			}
-		})
-	}()
-	defer rdone.Wait()
+	rwait, err := receiveRueidis(ctx, rc, rch, func(m rueidis.PubSubMessage) {
+		var v psEvent
+		if json.Unmarshal([]byte(m.Message), &v) == nil && v.ID == 4242 {
+			fr.received.Add(1)
+		}
+	})
+	defer rwait()
 	defer cancel()
-	select {
-	case <-rready:
-	case <-time.After(10 * time.Second):
-		return errors.New("rueidis subscription not confirmed")
+	if err != nil {
+		return err
 	}
 	variants := []Variant{
 		{"redkit Topic[struct]", func(ctx context.Context, g, i int) error {
@@ -554,4 +532,23 @@ func streamRound(env *Env, k *redkit.Kit, prefix string, consumers int) (streamR
 	// Delete the streams: nothing else reads them.
 	_, _ = k.Do(env.Context(), k.B().Del().Key(stream.Key(), stream.DeadLetters().Key(), topic).Build())
 	return r, nil
+}
+
+// receiveRueidis runs rc.Receive on channel ch with fn until ctx ends, and
+// returns once the subscription is confirmed (an error after 10s without).
+// wait waits for Receive to return: call it after cancelling ctx.
+func receiveRueidis(ctx context.Context, rc rueidis.Client, ch string, fn func(rueidis.PubSubMessage)) (wait func(), err error) {
+	ready := make(chan struct{})
+	var done sync.WaitGroup
+	done.Go(func() {
+		var once sync.Once
+		hctx := rueidis.WithOnSubscriptionHook(ctx, func(rueidis.PubSubSubscription) { once.Do(func() { close(ready) }) })
+		_ = rc.Receive(hctx, rc.B().Subscribe().Channel(ch).Build(), fn)
+	})
+	select {
+	case <-ready:
+		return done.Wait, nil
+	case <-time.After(10 * time.Second):
+		return done.Wait, errors.New("rueidis subscription not confirmed")
+	}
 }
