@@ -242,16 +242,22 @@ func (c *consumer[T]) read(ctx context.Context, wait time.Duration) ([]entry, er
 			"COUNT", strconv.Itoa(c.s.opt.Batch), "BLOCK", strconv.FormatInt(max(wait.Milliseconds(), 1), 10), "STREAMS").
 			Keys(c.s.key).Args(">").Blocking())
 	} else {
+		// A stop must not cut this round trip short: Redis may have
+		// applied the XACK already, and the stop's flush would then find
+		// nothing pending and count none of them acknowledged. The read
+		// does not block, so this waits one round trip (bounded like the
+		// flush it replaces); entries it brings stay pending on this
+		// consumer, and the stop releases them.
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 		var res []rueidis.RedisResult
-		res, err = c.s.k.DoMulti(ctx,
+		res, err = c.s.k.DoMulti(mctx,
 			b.Xack().Key(c.s.key).Group(c.group).Id(c.pending...).Build(),
 			b.Arbitrary("XREADGROUP").Args("GROUP", c.group, c.name, "COUNT", strconv.Itoa(c.s.opt.Batch), "STREAMS").
 				Keys(c.s.key).Args(">").Build())
+		cancel()
 		if err == nil {
-			if res[0].Error() == nil || ctx.Err() == nil {
-				c.acked(c.pending, res[0])
-				c.pending = c.pending[:0]
-			} // else the stop's flush sends them again
+			c.acked(c.pending, res[0])
+			c.pending = c.pending[:0]
 			r, err = res[1].ToMessage()
 		}
 	}

@@ -395,6 +395,28 @@ func TestStreamAOFRestart(t *testing.T) {
 	}
 }
 
+// TestStreamStopWhileAckInFlight stops a consumer while the reply to its
+// acknowledgements is still on the wire (the fault proxy delays it):
+// Redis has applied them, so the stop must count them, not send them
+// again and count the zero that second XACK returns.
+func TestStreamStopWhileAckInFlight(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	p := redistest.NewProxy(t, srv.Addr())
+	slow := pubsub.NewStream[int](open(t, p.Addr()), "inflight", nil)
+	direct := pubsub.NewStream[int](open(t, srv.Addr()), "inflight", nil)
+	publishN(t, direct, 0, 20)
+	var c collector[int]
+	p.SetLatency(300 * time.Millisecond)
+	stop := consume(t, slow, "g", "c", c.handle)
+	eventually(t, "20 entries", func() bool { return c.len() == 20 })
+	eventually(t, "acks applied", func() bool { return info(t, direct, "g").Pending == 0 })
+	stop()
+	if st := slow.Stats(); st.Acked != 20 {
+		t.Errorf("Stats.Acked = %d after a stop with the XACK reply in flight, want 20", st.Acked)
+	}
+}
+
 // TestKitClosed: closing the Kit ends a subscription's goroutines and
 // makes Consume return redkit.ErrClosed.
 func TestKitClosed(t *testing.T) {
