@@ -59,7 +59,9 @@ func TestEveryAcquirerWaitsAlike(t *testing.T) {
 
 		start = time.Now()
 		_, err = a.acq(ctx, &lock.AcquireOptions{WaitTimeout: -1})
-		if d := time.Since(start); !errors.Is(err, lock.ErrNotAcquired) || d > wait/2 {
+		// At once: sooner than the wait above could have ended (a bound
+		// far from a round trip's time, for a loaded machine).
+		if d := time.Since(start); !errors.Is(err, lock.ErrNotAcquired) || d >= wait-10*time.Millisecond {
 			t.Errorf("%s, WaitTimeout -1: %v after %v; want ErrNotAcquired at once", a.name, err, d)
 		}
 
