@@ -36,7 +36,10 @@ func newBase(k *redkit.Kit, key, kind string) base {
 	return b
 }
 
-// op names an operation in errors: "collection: set add".
+// op names an operation that every structure shares in errors:
+// "collection: set delete". A structure's own operations name theirs with
+// constants ("collection: zset incr by"): building the name per call was
+// an allocation on every call, success or not.
 func (b *base) op(name string) string { return "collection: " + b.kind + " " + name }
 
 // wrap returns err as a *redkit.Error for op on the caller's key (never

@@ -31,7 +31,7 @@ func (h *Hash[T]) Set(ctx context.Context, field string, v T) error {
 // SetMany sets every field of fields in one command (HSET). With no fields
 // it does nothing.
 func (h *Hash[T]) SetMany(ctx context.Context, fields map[string]T) error {
-	op := h.b.op("set")
+	const op = "collection: hash set"
 	if err := h.b.check(op); err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func (h *Hash[T]) SetMany(ctx context.Context, fields map[string]T) error {
 // hash is missing. A value that does not decode gives an error wrapping
 // redkit.ErrDecode.
 func (h *Hash[T]) Get(ctx context.Context, field string) (v T, ok bool, err error) {
-	op := h.b.op("get")
+	const op = "collection: hash get"
 	if err := h.b.check(op); err != nil {
 		return v, false, err
 	}
@@ -79,7 +79,7 @@ func (h *Hash[T]) Get(ctx context.Context, field string) (v T, ok bool, err erro
 // in one round trip. Values that do not decode are left out and reported by
 // an error wrapping redkit.ErrDecode, returned with the values that did.
 func (h *Hash[T]) GetMany(ctx context.Context, fields ...string) (map[string]T, error) {
-	op := h.b.op("get many")
+	const op = "collection: hash get many"
 	if err := h.b.check(op); err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (h *Hash[T]) GetMany(ctx context.Context, fields ...string) (map[string]T, 
 // hash does not exist. Values that do not decode are left out and reported
 // by an error wrapping redkit.ErrDecode, returned with the values that did.
 func (h *Hash[T]) GetAll(ctx context.Context) (map[string]T, error) {
-	op := h.b.op("get all")
+	const op = "collection: hash get all"
 	if err := h.b.check(op); err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func (h *Hash[T]) GetAll(ctx context.Context) (map[string]T, error) {
 // fields it does nothing and returns 0. (To remove the whole hash use
 // DeleteKey.)
 func (h *Hash[T]) Delete(ctx context.Context, fields ...string) (int64, error) {
-	op := h.b.op("delete fields")
+	const op = "collection: hash delete fields"
 	if err := h.b.check(op); err != nil {
 		return 0, err
 	}
@@ -160,7 +160,7 @@ func (h *Hash[T]) Delete(ctx context.Context, fields ...string) (int64, error) {
 
 // Exists reports whether field exists (HEXISTS).
 func (h *Hash[T]) Exists(ctx context.Context, field string) (bool, error) {
-	op := h.b.op("exists")
+	const op = "collection: hash exists"
 	if err := h.b.check(op); err != nil {
 		return false, err
 	}
@@ -170,7 +170,7 @@ func (h *Hash[T]) Exists(ctx context.Context, field string) (bool, error) {
 
 // Len returns the number of fields (HLEN); 0 when the hash does not exist.
 func (h *Hash[T]) Len(ctx context.Context) (int64, error) {
-	op := h.b.op("len")
+	const op = "collection: hash len"
 	if err := h.b.check(op); err != nil {
 		return 0, err
 	}
@@ -183,7 +183,7 @@ func (h *Hash[T]) Len(ctx context.Context) (int64, error) {
 // (the default) and for string types; Redis refuses anything else ("hash
 // value is not an integer"), and that reply is returned as the error.
 func (h *Hash[T]) Incr(ctx context.Context, field string, delta int64) (int64, error) {
-	op := h.b.op("incr")
+	const op = "collection: hash incr"
 	if err := h.b.check(op); err != nil {
 		return 0, err
 	}

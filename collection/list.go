@@ -28,7 +28,7 @@ func (l *List[T]) Key() string { return l.b.key }
 // other, so the last of vs ends up first, and returns the new length. With
 // no vs it does nothing and returns 0.
 func (l *List[T]) PushFront(ctx context.Context, vs ...T) (int64, error) {
-	return l.push(ctx, "push front", vs, func(e []string) rueidis.Completed {
+	return l.push(ctx, "collection: list push front", vs, func(e []string) rueidis.Completed {
 		return l.b.k.B().Lpush().Key(l.b.key).Element(e...).Build()
 	})
 }
@@ -36,13 +36,12 @@ func (l *List[T]) PushFront(ctx context.Context, vs ...T) (int64, error) {
 // PushBack appends vs at the tail of the list (RPUSH), in order, and
 // returns the new length. With no vs it does nothing and returns 0.
 func (l *List[T]) PushBack(ctx context.Context, vs ...T) (int64, error) {
-	return l.push(ctx, "push back", vs, func(e []string) rueidis.Completed {
+	return l.push(ctx, "collection: list push back", vs, func(e []string) rueidis.Completed {
 		return l.b.k.B().Rpush().Key(l.b.key).Element(e...).Build()
 	})
 }
 
-func (l *List[T]) push(ctx context.Context, name string, vs []T, build func([]string) rueidis.Completed) (int64, error) {
-	op := l.b.op(name)
+func (l *List[T]) push(ctx context.Context, op string, vs []T, build func([]string) rueidis.Completed) (int64, error) {
 	if err := l.b.check(op); err != nil {
 		return 0, err
 	}
@@ -60,17 +59,16 @@ func (l *List[T]) push(ctx context.Context, name string, vs []T, build func([]st
 // when the list is empty or missing. An element that does not decode is
 // still removed, and reported with an error wrapping redkit.ErrDecode.
 func (l *List[T]) PopFront(ctx context.Context) (v T, ok bool, err error) {
-	return l.pop(ctx, "pop front", l.b.k.B().Lpop().Key(l.b.key).Build())
+	return l.pop(ctx, "collection: list pop front", l.b.k.B().Lpop().Key(l.b.key).Build())
 }
 
 // PopBack removes and returns the tail of the list (RPOP); ok is false
 // when the list is empty or missing. Errors are as for PopFront.
 func (l *List[T]) PopBack(ctx context.Context) (v T, ok bool, err error) {
-	return l.pop(ctx, "pop back", l.b.k.B().Rpop().Key(l.b.key).Build())
+	return l.pop(ctx, "collection: list pop back", l.b.k.B().Rpop().Key(l.b.key).Build())
 }
 
-func (l *List[T]) pop(ctx context.Context, name string, cmd rueidis.Completed) (v T, ok bool, err error) {
-	op := l.b.op(name)
+func (l *List[T]) pop(ctx context.Context, op string, cmd rueidis.Completed) (v T, ok bool, err error) {
 	if err := l.b.check(op); err != nil {
 		return v, false, err
 	}
@@ -98,7 +96,7 @@ func (l *List[T]) pop(ctx context.Context, name string, cmd rueidis.Completed) (
 // Elements that do not decode are left out and reported by an error
 // wrapping redkit.ErrDecode, returned with the elements that did decode.
 func (l *List[T]) Range(ctx context.Context, start, stop int64) ([]T, error) {
-	op := l.b.op("range")
+	const op = "collection: list range"
 	if err := l.b.check(op); err != nil {
 		return nil, err
 	}
@@ -115,7 +113,7 @@ func (l *List[T]) Range(ctx context.Context, start, stop int64) ([]T, error) {
 
 // Len returns the length of the list (LLEN); 0 when it does not exist.
 func (l *List[T]) Len(ctx context.Context) (int64, error) {
-	op := l.b.op("len")
+	const op = "collection: list len"
 	if err := l.b.check(op); err != nil {
 		return 0, err
 	}
@@ -126,7 +124,7 @@ func (l *List[T]) Len(ctx context.Context) (int64, error) {
 // removed: the first count from the head when count > 0, the last -count
 // from the tail when count < 0, all of them when count is 0.
 func (l *List[T]) Remove(ctx context.Context, v T, count int64) (int64, error) {
-	op := l.b.op("remove")
+	const op = "collection: list remove"
 	if err := l.b.check(op); err != nil {
 		return 0, err
 	}
@@ -141,7 +139,7 @@ func (l *List[T]) Remove(ctx context.Context, v T, count int64) (int64, error) {
 // (LTRIM); negative indexes count from the tail. Trim(ctx, 0, 9) keeps the
 // first ten.
 func (l *List[T]) Trim(ctx context.Context, start, stop int64) error {
-	op := l.b.op("trim")
+	const op = "collection: list trim"
 	if err := l.b.check(op); err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func (s *Set[T]) Key() string { return s.b.key }
 // Add adds vs (SADD) and returns how many were not members before. With no
 // vs it does nothing and returns 0.
 func (s *Set[T]) Add(ctx context.Context, vs ...T) (int64, error) {
-	return s.members(ctx, "add", vs, func(m []string) rueidis.Completed {
+	return s.members(ctx, "collection: set add", vs, func(m []string) rueidis.Completed {
 		return s.b.k.B().Sadd().Key(s.b.key).Member(m...).Build()
 	})
 }
@@ -37,13 +37,12 @@ func (s *Set[T]) Add(ctx context.Context, vs ...T) (int64, error) {
 // Remove removes vs (SREM) and returns how many were members. With no vs
 // it does nothing and returns 0.
 func (s *Set[T]) Remove(ctx context.Context, vs ...T) (int64, error) {
-	return s.members(ctx, "remove", vs, func(m []string) rueidis.Completed {
+	return s.members(ctx, "collection: set remove", vs, func(m []string) rueidis.Completed {
 		return s.b.k.B().Srem().Key(s.b.key).Member(m...).Build()
 	})
 }
 
-func (s *Set[T]) members(ctx context.Context, name string, vs []T, build func([]string) rueidis.Completed) (int64, error) {
-	op := s.b.op(name)
+func (s *Set[T]) members(ctx context.Context, op string, vs []T, build func([]string) rueidis.Completed) (int64, error) {
 	if err := s.b.check(op); err != nil {
 		return 0, err
 	}
@@ -62,7 +61,7 @@ func (s *Set[T]) members(ctx context.Context, name string, vs []T, build func([]
 // are left out and reported by an error wrapping redkit.ErrDecode, returned
 // with the members that did decode.
 func (s *Set[T]) Members(ctx context.Context) ([]T, error) {
-	op := s.b.op("members")
+	const op = "collection: set members"
 	if err := s.b.check(op); err != nil {
 		return nil, err
 	}
@@ -83,7 +82,7 @@ func (s *Set[T]) strings(ctx context.Context, op string, cmd rueidis.Completed) 
 
 // Contains reports whether v is a member (SISMEMBER).
 func (s *Set[T]) Contains(ctx context.Context, v T) (bool, error) {
-	op := s.b.op("contains")
+	const op = "collection: set contains"
 	if err := s.b.check(op); err != nil {
 		return false, err
 	}
@@ -97,7 +96,7 @@ func (s *Set[T]) Contains(ctx context.Context, v T) (bool, error) {
 
 // Len returns the number of members (SCARD); 0 when the set does not exist.
 func (s *Set[T]) Len(ctx context.Context) (int64, error) {
-	op := s.b.op("len")
+	const op = "collection: set len"
 	if err := s.b.check(op); err != nil {
 		return 0, err
 	}
@@ -130,7 +129,7 @@ func (s *Set[T]) Delete(ctx context.Context) (bool, error) { return s.b.delete(c
 // with a common redkit.HashTag); nothing is sent then. All sets are read
 // through s's Kit.
 func (s *Set[T]) Inter(ctx context.Context, others ...*Set[T]) ([]T, error) {
-	return s.algebra(ctx, "inter", others, func(keys []string) rueidis.Completed {
+	return s.algebra(ctx, "collection: set inter", others, func(keys []string) rueidis.Completed {
 		return s.b.k.B().Sinter().Key(keys...).Build()
 	})
 }
@@ -138,7 +137,7 @@ func (s *Set[T]) Inter(ctx context.Context, others ...*Set[T]) ([]T, error) {
 // Union returns the members of s and of every one of others (SUNION).
 // Errors are as for Inter.
 func (s *Set[T]) Union(ctx context.Context, others ...*Set[T]) ([]T, error) {
-	return s.algebra(ctx, "union", others, func(keys []string) rueidis.Completed {
+	return s.algebra(ctx, "collection: set union", others, func(keys []string) rueidis.Completed {
 		return s.b.k.B().Sunion().Key(keys...).Build()
 	})
 }
@@ -146,7 +145,7 @@ func (s *Set[T]) Union(ctx context.Context, others ...*Set[T]) ([]T, error) {
 // Diff returns the members of s that are in none of others (SDIFF).
 // Errors are as for Inter.
 func (s *Set[T]) Diff(ctx context.Context, others ...*Set[T]) ([]T, error) {
-	return s.algebra(ctx, "diff", others, func(keys []string) rueidis.Completed {
+	return s.algebra(ctx, "collection: set diff", others, func(keys []string) rueidis.Completed {
 		return s.b.k.B().Sdiff().Key(keys...).Build()
 	})
 }
@@ -155,7 +154,7 @@ func (s *Set[T]) Diff(ctx context.Context, others ...*Set[T]) ([]T, error) {
 // dst, and returns its size (SINTERSTORE). An empty result deletes dst.
 // Errors are as for Inter (dst's key must share the slot too).
 func (s *Set[T]) InterStore(ctx context.Context, dst *Set[T], others ...*Set[T]) (int64, error) {
-	return s.store(ctx, "inter store", dst, others, func(d string, keys []string) rueidis.Completed {
+	return s.store(ctx, "collection: set inter store", dst, others, func(d string, keys []string) rueidis.Completed {
 		return s.b.k.B().Sinterstore().Destination(d).Key(keys...).Build()
 	})
 }
@@ -163,7 +162,7 @@ func (s *Set[T]) InterStore(ctx context.Context, dst *Set[T], others ...*Set[T])
 // UnionStore stores the union of s and others in dst, replacing dst, and
 // returns its size (SUNIONSTORE). Errors are as for InterStore.
 func (s *Set[T]) UnionStore(ctx context.Context, dst *Set[T], others ...*Set[T]) (int64, error) {
-	return s.store(ctx, "union store", dst, others, func(d string, keys []string) rueidis.Completed {
+	return s.store(ctx, "collection: set union store", dst, others, func(d string, keys []string) rueidis.Completed {
 		return s.b.k.B().Sunionstore().Destination(d).Key(keys...).Build()
 	})
 }
@@ -172,7 +171,7 @@ func (s *Set[T]) UnionStore(ctx context.Context, dst *Set[T], others ...*Set[T])
 // replacing dst, and returns its size (SDIFFSTORE). Errors are as for
 // InterStore.
 func (s *Set[T]) DiffStore(ctx context.Context, dst *Set[T], others ...*Set[T]) (int64, error) {
-	return s.store(ctx, "diff store", dst, others, func(d string, keys []string) rueidis.Completed {
+	return s.store(ctx, "collection: set diff store", dst, others, func(d string, keys []string) rueidis.Completed {
 		return s.b.k.B().Sdiffstore().Destination(d).Key(keys...).Build()
 	})
 }
@@ -218,8 +217,7 @@ func (s *Set[T]) rekey(err error, dst *Set[T], others []*Set[T]) error {
 	return &redkit.Error{Op: re.Op, Key: name, Kind: re.Kind, Err: re.Err}
 }
 
-func (s *Set[T]) algebra(ctx context.Context, name string, others []*Set[T], build func([]string) rueidis.Completed) ([]T, error) {
-	op := s.b.op(name)
+func (s *Set[T]) algebra(ctx context.Context, op string, others []*Set[T], build func([]string) rueidis.Completed) ([]T, error) {
 	keys, err := s.keys(op, nil, others)
 	if err != nil {
 		return nil, err
@@ -227,8 +225,7 @@ func (s *Set[T]) algebra(ctx context.Context, name string, others []*Set[T], bui
 	return s.strings(ctx, op, build(keys))
 }
 
-func (s *Set[T]) store(ctx context.Context, name string, dst *Set[T], others []*Set[T], build func(string, []string) rueidis.Completed) (int64, error) {
-	op := s.b.op(name)
+func (s *Set[T]) store(ctx context.Context, op string, dst *Set[T], others []*Set[T], build func(string, []string) rueidis.Completed) (int64, error) {
 	if dst == nil {
 		return 0, s.b.wrap(op, redkit.ErrEmptyKey)
 	}

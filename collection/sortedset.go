@@ -72,7 +72,7 @@ func (z *SortedSet[T]) Add(ctx context.Context, v T, score float64) (bool, error
 // and returns how many were not members before. With no members it does
 // nothing and returns 0. A NaN score is an error.
 func (z *SortedSet[T]) AddMany(ctx context.Context, members map[T]float64) (int64, error) {
-	op := z.b.op("add")
+	const op = "collection: zset add"
 	if err := z.b.check(op); err != nil {
 		return 0, err
 	}
@@ -96,7 +96,7 @@ func (z *SortedSet[T]) AddMany(ctx context.Context, members map[T]float64) (int6
 // IncrBy adds delta to v's score (ZINCRBY; a new member starts at 0) and
 // returns the new score. A NaN delta is an error.
 func (z *SortedSet[T]) IncrBy(ctx context.Context, v T, delta float64) (float64, error) {
-	op := z.b.op("incr by")
+	const op = "collection: zset incr by"
 	if err := z.b.check(op); err != nil {
 		return 0, err
 	}
@@ -131,7 +131,7 @@ func (z *SortedSet[T]) IncrBy(ctx context.Context, v T, delta float64) (float64,
 // wrapping redkit.ErrDecode, returned with the members that did decode;
 // the ranks of those stay correct.
 func (z *SortedSet[T]) Range(ctx context.Context, start, stop int64, desc bool) ([]Member[T], error) {
-	op := z.b.op("range")
+	const op = "collection: zset range"
 	if err := z.b.check(op); err != nil {
 		return nil, err
 	}
@@ -159,7 +159,7 @@ func (z *SortedSet[T]) Range(ctx context.Context, start, stop int64, desc bool) 
 // inclusive (±Inf for open ends), in ascending order, with their scores
 // and ranks, in one round trip. Errors are as for Range.
 func (z *SortedSet[T]) RangeByScore(ctx context.Context, min, max float64) ([]Member[T], error) {
-	op := z.b.op("range by score")
+	const op = "collection: zset range by score"
 	if err := z.b.check(op); err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func (z *SortedSet[T]) RangeByScore(ctx context.Context, min, max float64) ([]Me
 // is not a member. A negative n is an error. Other errors are as for
 // Range.
 func (z *SortedSet[T]) Around(ctx context.Context, v T, n int64, desc bool) ([]Member[T], error) {
-	op := z.b.op("around")
+	const op = "collection: zset around"
 	if err := z.b.check(op); err != nil {
 		return nil, err
 	}
@@ -240,7 +240,7 @@ func (z *SortedSet[T]) members(op string, first int64, msg *rueidis.RedisMessage
 
 // Score returns v's score (ZSCORE); ok is false when v is not a member.
 func (z *SortedSet[T]) Score(ctx context.Context, v T) (score float64, ok bool, err error) {
-	op := z.b.op("score")
+	const op = "collection: zset score"
 	if err := z.b.check(op); err != nil {
 		return 0, false, err
 	}
@@ -265,7 +265,7 @@ func (z *SortedSet[T]) Score(ctx context.Context, v T) (score float64, ok bool, 
 // Rank returns v's 0-based rank (ZRANK, or ZREVRANK when desc: 0 is then
 // the highest score); ok is false when v is not a member.
 func (z *SortedSet[T]) Rank(ctx context.Context, v T, desc bool) (rank int64, ok bool, err error) {
-	op := z.b.op("rank")
+	const op = "collection: zset rank"
 	if err := z.b.check(op); err != nil {
 		return 0, false, err
 	}
@@ -292,7 +292,7 @@ func (z *SortedSet[T]) Rank(ctx context.Context, v T, desc bool) (rank int64, ok
 // Remove removes vs (ZREM) and returns how many were members. With no vs
 // it does nothing and returns 0.
 func (z *SortedSet[T]) Remove(ctx context.Context, vs ...T) (int64, error) {
-	op := z.b.op("remove")
+	const op = "collection: zset remove"
 	if err := z.b.check(op); err != nil {
 		return 0, err
 	}
@@ -311,7 +311,7 @@ func (z *SortedSet[T]) Remove(ctx context.Context, vs ...T) (int64, error) {
 // removed. Negative indexes count from the highest score: keep a top-100
 // leaderboard with RemoveRangeByRank(ctx, 0, -101).
 func (z *SortedSet[T]) RemoveRangeByRank(ctx context.Context, start, stop int64) (int64, error) {
-	op := z.b.op("remove range by rank")
+	const op = "collection: zset remove range by rank"
 	if err := z.b.check(op); err != nil {
 		return 0, err
 	}
@@ -320,7 +320,7 @@ func (z *SortedSet[T]) RemoveRangeByRank(ctx context.Context, start, stop int64)
 
 // Len returns the number of members (ZCARD); 0 when the set does not exist.
 func (z *SortedSet[T]) Len(ctx context.Context) (int64, error) {
-	op := z.b.op("len")
+	const op = "collection: zset len"
 	if err := z.b.check(op); err != nil {
 		return 0, err
 	}
