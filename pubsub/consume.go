@@ -248,7 +248,7 @@ func (c *consumer[T]) read(ctx context.Context, wait time.Duration) ([]entry, er
 		// does not block, so this waits one round trip (bounded like the
 		// flush it replaces); entries it brings stay pending on this
 		// consumer, and the stop releases them.
-		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+		mctx, cancel := context.WithTimeout(c.hctx, stopTimeout)
 		var res []rueidis.RedisResult
 		res, err = c.s.k.DoMulti(mctx,
 			b.Xack().Key(c.s.key).Group(c.group).Id(c.pending...).Build(),
